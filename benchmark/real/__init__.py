@@ -1,0 +1,1 @@
+"""Readers of real IMU datasets in their official layouts."""

@@ -1,0 +1,1 @@
+"""Body models, body shapes, skin sites and compiled per-shape assets."""

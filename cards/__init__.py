@@ -1,0 +1,1 @@
+"""text2imu.cards."""
