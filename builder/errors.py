@@ -42,3 +42,7 @@ class MotionError(Text2ImuError):
 
 class FormatError(Text2ImuError):
     """A file that does not follow the layout its reader expects; the message names the file."""
+
+
+class SimulationError(Text2ImuError):
+    """Signals that cannot be simulated: bad shapes, NaN, non-positive rates, too few frames, non-rotations."""

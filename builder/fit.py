@@ -1,0 +1,369 @@
+"""Joints -> body pose: analytic IK, retargeting to a body's proportions, forward kinematics, refinement.
+
+Conventions (DESIGN.md sections 3 and 4): HumanML3D joint order, world frame y-up, metres, floor at y = 0. A
+body pose is one **global** rotation per segment, ``rotations (T, 22, 3, 3)``, each mapping the body's rest pose
+(``BodyAsset.rest_joints_m``) to the posed body; segment j is the rigid part whose proximal joint is j (SMPL's
+convention, the one the skinning weights use), so forward kinematics is
+
+    p[c](t) = p[parent(c)](t) + R[parent(c)](t) (J_rest[c] - J_rest[parent(c)]),   p[0](t) = root(t).
+
+Retargeting (:func:`retarget_joints`) gives the reference the body should follow: every bone keeps its observed
+direction and takes the body's rest length (HumanML3D's "uniform skeleton" step, with the body as the target
+skeleton); the root path is scaled about its frame-0 position (horizontal) and about the floor (height) by
+``scale = leg length of the body / leg length of the motion`` (leg = hip->knee + knee->ankle, mean of both
+sides, median over frames); then the clip is lifted or lowered by one constant (see :func:`floor_offset_m`).
+
+Analytic IK (:func:`solve_ik`) turns positions into segment rotations. Every rotation is ``F_obs F_rest^T`` with
+``F = frame(primary, secondary)`` (orthonormal columns: primary, secondary made orthogonal to it, their cross
+product), built with the same rule on the observed and on the rest joints, so the primary bone direction is
+reproduced exactly and the secondary resolves the twist:
+
+- pelvis (0) and spine3 (9), which carry three bones each: the weighted best-fit rotation (Kabsch) of the rest
+  child offsets onto the observed ones (pelvis: both hips and spine1, weights 4, 4, 13 = joints hanging below
+  each; spine3: neck and both collars, weights 2, 4, 4). The hip line sets the yaw about the spine, the spine
+  the tilt; exact when the body's torso shape equals the motion's.
+- spine1 (3) and spine2 (6): primary the bone up the spine, secondary the body's left axis interpolated
+  between pelvis and spine3 (2:1 and 1:2), so torso twist is spread over the spine.
+- neck (12): primary neck->head, secondary spine3's left axis. Collars (13, 14): primary collar->shoulder,
+  secondary spine3's up axis.
+- thigh, shin, ankle (1/2, 4/5, 7/8): primary hip->knee, knee->ankle, ankle->foot; secondary the knee and ankle
+  hinge axes ``thigh x shin + foot x shin`` (each term scaled by the sine of its joint angle) plus ``W_LEG`` times
+  a fallback, the rest knee axis carried by the minimal swing of the thigh in the pelvis frame. In the rest pose
+  the secondary is the rest ankle axis plus the same fallback (the rest knee angle is ignored).
+- upper arm and forearm (16/17, 18/19): primary shoulder->elbow and elbow->wrist; secondary the elbow hinge
+  axis ``upper x fore`` plus ``W_ARM`` times the rest elbow axis ``upper_rest x forward`` carried by the minimal
+  swing of the upper arm in the spine3 frame; so a straight arm keeps the torso's twist, a bent one follows its
+  elbow plane. Forearm pronation is not observable from 22 joints and is not modelled.
+- leaf segments without joints below them take their parent's rotation: feet 10/11 <- ankles 7/8, head 15 <-
+  neck 12, wrists 20/21 <- elbows 18/19.
+
+The IK is exact for positions when the body's proportions equal the motion's (every single-child bone direction
+is matched; the two three-bone segments are matched when their shape agrees). Otherwise only the pelvis and
+spine3 triangles differ, and their descendants shift with them; :func:`refine_pose` (``refine=True``) then runs a
+short deterministic L-BFGS over per-frame axis-angle corrections and root offsets on the squared joint error
+against the reference plus temporal smoothness.
+
+``python -m text2imu.builder.fit --report`` prints the mean per-joint position error on the HumanML3D sample for
+the average body shapes.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+
+import numpy as np
+
+from .errors import MotionError
+from .rotations import quat_between, quat_rotate
+from .skeleton import N_JOINTS, skeleton
+
+log = logging.getLogger(__name__)
+
+PARENTS = np.array(skeleton().parents)
+# Leaf segments (no joint below them) and the segment whose rotation they take.
+LEAF_SOURCE = {10: 7, 11: 8, 15: 12, 20: 18, 21: 19}
+FOOT_JOINTS = (7, 8, 10, 11)
+LEGS = ((1, 4, 7, 10), (2, 5, 8, 11))  # hip, knee, ankle, foot
+ARMS = ((16, 18, 20), (17, 19, 21))  # shoulder, elbow, wrist
+W_LEG = 0.1  # weight of the leg twist fallback next to the hinge terms (which reach 1 at a right angle)
+W_ARM = 0.25  # weight of the arm twist fallback (elbow bends below ~15 degrees hardly set the twist)
+_KABSCH = {0: ((1, 2, 3), (4.0, 4.0, 13.0)), 9: ((12, 13, 14), (2.0, 4.0, 4.0))}
+_X, _Y, _Z = np.eye(3)
+_EPS = 1e-9
+
+
+def _ancestors() -> np.ndarray:
+    """(22, 21) 0/1 matrix: entry [c, k - 1] is 1 when the bone ending at joint k lies on the root -> c path."""
+    a = np.zeros((N_JOINTS, N_JOINTS - 1))
+    for c in range(1, N_JOINTS):
+        k = c
+        while k > 0:
+            a[c, k - 1] = 1.0
+            k = PARENTS[k]
+    return a
+
+
+ANCESTORS = _ancestors()
+
+
+@dataclass(frozen=True)
+class BodyPose:
+    """A motion fitted to one body.
+
+    Attributes:
+        rotations: (T, 22, 3, 3) global segment rotations, rest pose -> posed (see the module docstring).
+        joints_m: (T, 22, 3) the body's joints, forward kinematics of ``rotations`` on its rest joints.
+        target_m: (T, 22, 3) the motion retargeted to the body's proportions (:func:`retarget_joints`).
+        scale: body leg length / motion leg length (root path scale).
+        refined: whether :func:`refine_pose` ran.
+    """
+
+    rotations: np.ndarray
+    joints_m: np.ndarray
+    target_m: np.ndarray
+    scale: float
+    refined: bool
+
+    def mpjpe_m(self) -> float:
+        """Mean per-joint position error (metres) of the body joints against the retargeted reference."""
+        return mpjpe_m(self.joints_m, self.target_m)
+
+
+def _unit(v: np.ndarray) -> np.ndarray:
+    return v / np.maximum(np.linalg.norm(v, axis=-1, keepdims=True), _EPS)
+
+
+def _dot(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    return np.sum(a * b, axis=-1, keepdims=True)
+
+
+def _apply(r: np.ndarray, v: np.ndarray) -> np.ndarray:
+    """(..., 3, 3) rotations applied to (..., 3) vectors."""
+    return np.einsum("...ab,...b->...a", r, v)
+
+
+def mpjpe_m(a: np.ndarray, b: np.ndarray) -> float:
+    """Mean Euclidean distance (metres) between two (T, J, 3) position arrays."""
+    return float(np.linalg.norm(np.asarray(a, np.float64) - np.asarray(b, np.float64), axis=-1).mean())
+
+
+def frame_from(primary: np.ndarray, secondary: np.ndarray) -> np.ndarray:
+    """(..., 3) primary and secondary directions -> (..., 3, 3) orthonormal frame, columns (e1, e2, e3).
+
+    e1 = primary / |primary|; e2 = the part of ``secondary`` orthogonal to e1, normalised; e3 = e1 x e2.
+    """
+    e1 = _unit(primary)
+    e2 = _unit(secondary - _dot(secondary, e1) * e1)
+    return np.stack([e1, e2, np.cross(e1, e2)], axis=-1)
+
+
+def kabsch(rest: np.ndarray, observed: np.ndarray, weights: np.ndarray) -> np.ndarray:
+    """Best rotation R minimising sum_i w_i |R rest_i - observed_i|^2.
+
+    Args:
+        rest: (N, 3) vectors in the rest pose. observed: (..., N, 3). weights: (N,) non-negative.
+    Returns:
+        (..., 3, 3) proper rotations (determinant +1).
+    """
+    h = np.einsum("n,na,...nb->...ab", weights, rest, observed)
+    u, _, vt = np.linalg.svd(h)
+    d = np.sign(np.linalg.det(np.swapaxes(vt, -1, -2) @ np.swapaxes(u, -1, -2)))
+    fix = np.ones(h.shape[:-1])
+    fix[..., 2] = np.where(d == 0, 1.0, d)
+    return np.swapaxes(vt, -1, -2) @ (fix[..., None] * np.swapaxes(u, -1, -2))
+
+
+def _swing_carried(parent_rot: np.ndarray, a_rest: np.ndarray, a_obs: np.ndarray, p_rest: np.ndarray) -> np.ndarray:
+    """Carry the rest vector ``p_rest`` (3,) by the minimal swing of a bone from its rest direction ``a_rest`` (3,)
+    to ``a_obs`` (T, 3), measured in the parent's frame ``parent_rot`` (T, 3, 3); returns (T, 3) in the world."""
+    a_local = np.einsum("tba,tb->ta", parent_rot, a_obs)
+    return _apply(parent_rot, quat_rotate(quat_between(a_rest, a_local), p_rest))
+
+
+def solve_ik(joints_m: np.ndarray, rest_joints_m: np.ndarray) -> np.ndarray:
+    """Analytic IK: (T, 22, 3) joint positions -> (T, 22, 3, 3) global segment rotations (rest -> posed).
+
+    ``rest_joints_m`` (22, 3) is the body's rest pose (facing +z, left towards +x). Lengths do not matter except
+    through the two three-bone segments; the rules per segment are in the module docstring.
+    """
+    p = np.asarray(joints_m, dtype=np.float64)
+    r = np.asarray(rest_joints_m, dtype=np.float64)
+    n = p.shape[0]
+    rot = np.empty((n, N_JOINTS, 3, 3))
+    for j, (children, weights) in _KABSCH.items():
+        c = list(children)
+        rest_off = r[c] - r[j]
+        obs = _unit(p[:, c] - p[:, [j]]) * np.linalg.norm(rest_off, axis=-1)[:, None]
+        rot[:, j] = kabsch(rest_off, obs, np.asarray(weights))
+
+    def segment(j: int, child: int, s_obs: np.ndarray, s_rest: np.ndarray) -> None:
+        f_obs = frame_from(p[:, child] - p[:, j], s_obs)
+        f_rest = frame_from(r[child] - r[j], s_rest)
+        rot[:, j] = f_obs @ f_rest.T
+
+    left0, left9 = rot[:, 0] @ _X, rot[:, 9] @ _X
+    segment(3, 6, 2 * left0 + left9, _X)
+    segment(6, 9, left0 + 2 * left9, _X)
+    segment(12, 15, left9, _X)
+    up9 = rot[:, 9] @ _Y
+    segment(13, 16, up9, _Y)
+    segment(14, 17, up9, _Y)
+    for hip, knee, ankle, foot in LEGS:
+        ut, us, uf = (_unit(p[:, b] - p[:, a]) for a, b in ((hip, knee), (knee, ankle), (ankle, foot)))
+        ut0, us0, uf0 = (_unit(r[b] - r[a]) for a, b in ((hip, knee), (knee, ankle), (ankle, foot)))
+        p0 = _unit(np.cross(_Z, ut0))  # rest knee axis: left, for a thigh pointing down
+        s_obs = np.cross(ut, us) + np.cross(uf, us) + W_LEG * _swing_carried(rot[:, 0], ut0, ut, p0)
+        s_rest = np.cross(uf0, us0) + W_LEG * p0
+        for a, b in ((hip, knee), (knee, ankle), (ankle, foot)):
+            segment(a, b, s_obs, s_rest)
+    for shoulder, elbow, wrist in ARMS:
+        uu, uf = _unit(p[:, elbow] - p[:, shoulder]), _unit(p[:, wrist] - p[:, elbow])
+        uu0 = _unit(r[elbow] - r[shoulder])
+        p0 = _unit(np.cross(uu0, _Z))  # rest elbow axis: the elbow flexes towards the front
+        s_obs = np.cross(uu, uf) + W_ARM * _swing_carried(rot[:, 9], uu0, uu, p0)
+        segment(shoulder, elbow, s_obs, p0)
+        segment(elbow, wrist, s_obs, p0)
+    for leaf, source in LEAF_SOURCE.items():
+        rot[:, leaf] = rot[:, source]
+    return rot
+
+
+def forward_kinematics(rotations: np.ndarray, rest_joints_m: np.ndarray, root_m: np.ndarray) -> np.ndarray:
+    """(T, 22, 3, 3) global segment rotations, (22, 3) rest joints, (T, 3) root positions -> (T, 22, 3) joints."""
+    r = np.asarray(rest_joints_m, dtype=np.float64)
+    offsets = r[1:] - r[PARENTS[1:]]
+    bones = np.einsum("tcab,cb->tca", rotations[:, PARENTS[1:]], offsets)
+    return np.asarray(root_m, dtype=np.float64)[:, None] + np.einsum("ck,tka->tca", ANCESTORS, bones)
+
+
+def leg_length_m(joints_m: np.ndarray) -> float:
+    """Leg length (metres) of (22, 3) or (T, 22, 3) joints: hip->knee + knee->ankle, mean of both legs, median
+    over frames."""
+    p = np.asarray(joints_m, dtype=np.float64).reshape(-1, N_JOINTS, 3)
+    per_leg = [
+        np.linalg.norm(p[:, k] - p[:, h], axis=-1) + np.linalg.norm(p[:, a] - p[:, k], axis=-1)
+        for h, k, a, _ in LEGS
+    ]
+    return float(np.median(0.5 * (per_leg[0] + per_leg[1])))
+
+
+def floor_offset_m(joints_m: np.ndarray, rest_joints_m: np.ndarray) -> float:
+    """Vertical offset (metres) to subtract so the body keeps its feet on the floor.
+
+    One constant per clip (jumps stay jumps): the lowest foot joint (ankles, feet) over the whole clip is put at
+    the height of the lowest foot joint of the rest pose, in which the body stands on y = 0.
+    """
+    feet = list(FOOT_JOINTS)
+    return float(np.min(joints_m[:, feet, 1]) - np.min(np.asarray(rest_joints_m)[feet, 1]))
+
+
+def scaled_root_path(root_m: np.ndarray, scale: float) -> np.ndarray:
+    """(T, 3) pelvis path -> (T, 3) with the horizontal path scaled about frame 0 and the height about y = 0."""
+    root = np.array(root_m, dtype=np.float64)
+    root[:, [0, 2]] = root[0, [0, 2]] + scale * (root[:, [0, 2]] - root[0, [0, 2]])
+    root[:, 1] *= scale
+    return root
+
+
+def retarget_joints(joints_m: np.ndarray, rest_joints_m: np.ndarray) -> tuple[np.ndarray, float]:
+    """The motion on the body's proportions: (T, 22, 3) joints -> ((T, 22, 3) joints, root path scale).
+
+    Every bone keeps its observed direction and takes the rest length of the body; the root path is scaled by
+    the leg-length ratio (:func:`scaled_root_path`); the floor rule of :func:`floor_offset_m` is applied.
+    """
+    p = np.asarray(joints_m, dtype=np.float64)
+    r = np.asarray(rest_joints_m, dtype=np.float64)
+    scale = leg_length_m(r) / leg_length_m(p)
+    lengths = np.linalg.norm(r[1:] - r[PARENTS[1:]], axis=-1)
+    bones = _unit(p[:, 1:] - p[:, PARENTS[1:]]) * lengths[:, None]
+    out = scaled_root_path(p[:, 0], scale)[:, None] + np.einsum("ck,tka->tca", ANCESTORS, bones)
+    out[..., 1] -= floor_offset_m(out, r)
+    return out, float(scale)
+
+
+def fit_motion(
+    joints_m: np.ndarray, rest_joints_m: np.ndarray, *, refine: bool = False, iterations: int = 40
+) -> BodyPose:
+    """Fit a (T, 22, 3) motion (metres) to a body with rest joints (22, 3).
+
+    Retargets (:func:`retarget_joints`), solves the IK on the reference, optionally refines
+    (:func:`refine_pose`) and runs forward kinematics from the reference's root path (already on the floor:
+    a constant height offset changes no IMU signal, so the body is not re-floored after its fit error).
+    """
+    p = np.asarray(joints_m, dtype=np.float64)
+    if p.ndim != 3 or p.shape[1:] != (N_JOINTS, 3) or not np.isfinite(p).all():
+        raise MotionError(f"fitting needs finite joints of shape (T, {N_JOINTS}, 3), got {p.shape}")
+    target, scale = retarget_joints(p, rest_joints_m)
+    rotations = solve_ik(target, rest_joints_m)
+    root = target[:, 0]
+    if refine:
+        rotations, root = refine_pose(rotations, root, rest_joints_m, target, iterations=iterations)
+    body = forward_kinematics(rotations, rest_joints_m, root)
+    return BodyPose(rotations=rotations, joints_m=body, target_m=target, scale=scale, refined=refine)
+
+
+def _torch_axis_angle_to_matrix(aa):
+    """torch (..., 3) rotation vectors -> (..., 3, 3) (Rodrigues, with finite gradients at zero)."""
+    import torch
+
+    t2 = (aa * aa).sum(-1)
+    small = t2 < 1e-8
+    t = torch.sqrt(torch.where(small, torch.ones_like(t2), t2))
+    a = torch.where(small, 1 - t2 / 6, torch.sin(t) / t)[..., None, None]
+    b = torch.where(small, 0.5 - t2 / 24, (1 - torch.cos(t)) / (t * t))[..., None, None]
+    x, y, z = aa.unbind(-1)
+    o = torch.zeros_like(x)
+    k = torch.stack([o, -z, y, z, o, -x, -y, x, o], -1).reshape(aa.shape[:-1] + (3, 3))
+    return torch.eye(3, dtype=aa.dtype) + a * k + b * (k @ k)
+
+
+def refine_pose(
+    rotations: np.ndarray,
+    root_m: np.ndarray,
+    rest_joints_m: np.ndarray,
+    target_m: np.ndarray,
+    *,
+    iterations: int = 40,
+    smooth_weight: float = 1.0,
+    prior_weight: float = 0.01,
+) -> tuple[np.ndarray, np.ndarray]:
+    """Refine an IK solution on joint error: returns ((T, 22, 3, 3) rotations, (T, 3) root in metres).
+
+    Unknowns: a world-frame axis-angle correction per frame and non-leaf segment, ``R' = exp(d) R`` (leaf
+    segments follow their source segment), and a root offset per frame. Loss, minimised by ``iterations``
+    steps of scipy's L-BFGS-B with torch gradients (float64, deterministic):
+
+        mean_t,j |FK - target|^2 / (1 cm)^2
+        + smooth_weight * (mean |d[t+1] - d[t]|^2 / (0.05 rad)^2 + mean |e[t+1] - e[t]|^2 / (1 cm)^2)
+        + prior_weight * mean |d|^2 / (0.05 rad)^2
+
+    with e the root offsets. The small prior keeps the unobservable twist of single-child segments at the IK's.
+    """
+    import torch
+    from scipy.optimize import minimize
+
+    rest = np.asarray(rest_joints_m, dtype=np.float64)
+    offsets = torch.from_numpy(rest[1:] - rest[PARENTS[1:]])
+    anc = torch.from_numpy(ANCESTORS)
+    rot0 = torch.from_numpy(np.ascontiguousarray(rotations, dtype=np.float64))
+    root0 = torch.from_numpy(np.asarray(root_m, dtype=np.float64))
+    target = torch.from_numpy(np.asarray(target_m, dtype=np.float64))
+    source = np.arange(N_JOINTS)
+    for leaf, src in LEAF_SOURCE.items():
+        source[leaf] = src
+    source_t = torch.from_numpy(source)
+    parents = torch.from_numpy(PARENTS[1:].copy())
+    n = rot0.shape[0]
+    ang, pos = 0.05**2, 0.01**2
+
+    def pose(delta, shift):
+        rot = _torch_axis_angle_to_matrix(delta[:, source_t]) @ rot0
+        bones = torch.einsum("tcab,cb->tca", rot[:, parents], offsets)
+        return rot, (root0 + shift)[:, None] + torch.einsum("ck,tka->tca", anc, bones)
+
+    def unpack(x):
+        x = torch.from_numpy(x).reshape(n, N_JOINTS + 1, 3)
+        return x[:, :N_JOINTS], x[:, N_JOINTS]
+
+    def loss_and_grad(x):
+        xt = torch.from_numpy(x).requires_grad_(True)
+        delta, shift = xt.reshape(n, N_JOINTS + 1, 3)[:, :N_JOINTS], xt.reshape(n, N_JOINTS + 1, 3)[:, N_JOINTS]
+        _, joints = pose(delta, shift)
+        loss = ((joints - target) ** 2).sum(-1).mean() / pos
+        if n > 1:
+            loss = loss + smooth_weight * (
+                ((delta[1:] - delta[:-1]) ** 2).sum(-1).mean() / ang + ((shift[1:] - shift[:-1]) ** 2).sum(-1).mean() / pos
+            )
+        loss = loss + prior_weight * (delta**2).sum(-1).mean() / ang
+        loss.backward()
+        return float(loss.detach()), xt.grad.numpy().copy()
+
+    res = minimize(
+        loss_and_grad, np.zeros(n * (N_JOINTS + 1) * 3), jac=True, method="L-BFGS-B",
+        options={"maxiter": iterations, "maxcor": 20, "ftol": 1e-15, "gtol": 1e-12},
+    )  # fmt: skip
+    log.debug("refinement: %d iterations, loss %.4g (%s)", res.nit, res.fun, res.message)
+    with torch.no_grad():
+        rot, joints = pose(*unpack(res.x))
+    return rot.numpy().copy(), joints[:, 0].numpy().copy()

@@ -1,0 +1,1 @@
+"""AMASS reader (being written)."""
