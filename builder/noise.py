@@ -29,8 +29,8 @@ from types import MappingProxyType
 import numpy as np
 from scipy.spatial.transform import Rotation
 
-from .errors import UnknownNameError
-from .imu import ImuSignals, SimulationError
+from .errors import SimulationError, UnknownNameError
+from .imu import ImuSignals
 
 STANDARD_GRAVITY_MPS2 = 9.80665  # datasheets' "g"
 DEFAULT_PRESET = "ideal"

@@ -10,6 +10,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 from fixtures.humanml3d_gait import gait, turn_yaw
+
 from text2imu.builder import humanml3d as h
 from text2imu.builder.errors import MotionError
 from text2imu.builder.humanml3d import (

@@ -5,6 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 from fixtures.humanml3d_gait import gait
+
 from text2imu.builder import humanml3d as h
 from text2imu.builder.errors import FormatError, MotionError, Text2ImuError, UnknownNameError
 from text2imu.builder.humanml3d import (

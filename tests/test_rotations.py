@@ -1,6 +1,7 @@
 import numpy as np
 import pytest
 from scipy.spatial.transform import Rotation
+
 from text2imu.builder import rotations as rot
 
 RNG = np.random.default_rng(0)
