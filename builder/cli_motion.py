@@ -9,7 +9,7 @@ from pathlib import Path
 import numpy as np
 
 from .errors import Text2ImuError
-from .formats import FORMATS, _load_readers, read_motions
+from .formats import FORMATS, _load_readers, detect_format, read_motions
 from .motion import Motion, describe
 from .output import atomic_path
 
@@ -51,13 +51,16 @@ def _add_read_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--index", type=int, help="only the motion with this index (files with several)")
 
 
-def _read(args: argparse.Namespace) -> list[Motion]:
-    options = {}
+def _read(args: argparse.Namespace, *, validate: bool = True) -> list[Motion]:
+    """Read the motions named on the command line; ``validate=False`` keeps invalid ones (for reporting)."""
+    _load_readers()
+    fmt = FORMATS[args.format] if args.format else detect_format(args.file)
+    options: dict = {} if validate or "validate" not in fmt.options else {"validate": False}
     if args.fps is not None:
         options["fps"] = args.fps
     if args.body_model is not None:
         options["body_model_path"] = args.body_model
-    motions = read_motions(args.file, args.format, **options)
+    motions = read_motions(args.file, fmt.name, **options)
     if not motions:
         raise Text2ImuError(f"{args.file}: holds no motion")
     if args.index is not None:
@@ -89,7 +92,7 @@ def format_info(info: dict, label: str) -> str:
 
 
 def cmd_info(args: argparse.Namespace) -> int:
-    motions = _read(args)
+    motions = _read(args, validate=False)
     bad = 0
     for i, m in enumerate(motions):
         info = describe(m)

@@ -66,8 +66,11 @@ LEAF_SOURCE = {10: 7, 11: 8, 15: 12, 20: 18, 21: 19}
 FOOT_JOINTS = (7, 8, 10, 11)
 LEGS = ((1, 4, 7, 10), (2, 5, 8, 11))  # hip, knee, ankle, foot
 ARMS = ((16, 18, 20), (17, 19, 21))  # shoulder, elbow, wrist
-W_LEG = 0.1  # weight of the leg twist fallback next to the hinge terms (which reach 1 at a right angle)
-W_ARM = 0.25  # weight of the arm twist fallback (elbow bends below ~15 degrees hardly set the twist)
+# Weight of the twist fallback next to the hinge terms, which weigh sin^2(joint angle): 1 at a right angle,
+# 0.1 at 18 degrees, so a nearly straight elbow or knee (whose hinge plane is noise) leaves the twist to the
+# fallback.
+W_LEG = 0.1
+W_ARM = 0.1
 _KABSCH = {0: ((1, 2, 3), (4.0, 4.0, 13.0)), 9: ((12, 13, 14), (2.0, 4.0, 4.0))}
 _X, _Y, _Z = np.eye(3)
 _EPS = 1e-9
@@ -161,6 +164,11 @@ def _swing_carried(parent_rot: np.ndarray, a_rest: np.ndarray, a_obs: np.ndarray
     return _apply(parent_rot, quat_rotate(quat_between(a_rest, a_local), p_rest))
 
 
+def _hinge(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """Hinge axis a x b of two unit directions, length sin(angle between them)."""
+    return np.cross(a, b)
+
+
 def solve_ik(joints_m: np.ndarray, rest_joints_m: np.ndarray) -> np.ndarray:
     """Analytic IK: (T, 22, 3) joint positions -> (T, 22, 3, 3) global segment rotations (rest -> posed).
 
@@ -179,8 +187,9 @@ def solve_ik(joints_m: np.ndarray, rest_joints_m: np.ndarray) -> np.ndarray:
 
     def segment(j: int, child: int, s_obs: np.ndarray, s_rest: np.ndarray) -> None:
         f_obs = frame_from(p[:, child] - p[:, j], s_obs)
-        f_rest = frame_from(r[child] - r[j], s_rest)
-        rot[:, j] = f_obs @ f_rest.T
+        s_rest = np.broadcast_to(s_rest, (n, 3))
+        f_rest = frame_from(np.broadcast_to(r[child] - r[j], (n, 3)), s_rest)
+        rot[:, j] = f_obs @ np.swapaxes(f_rest, -1, -2)
 
     left0, left9 = rot[:, 0] @ _X, rot[:, 9] @ _X
     segment(3, 6, 2 * left0 + left9, _X)
@@ -192,18 +201,24 @@ def solve_ik(joints_m: np.ndarray, rest_joints_m: np.ndarray) -> np.ndarray:
     for hip, knee, ankle, foot in LEGS:
         ut, us, uf = (_unit(p[:, b] - p[:, a]) for a, b in ((hip, knee), (knee, ankle), (ankle, foot)))
         ut0, us0, uf0 = (_unit(r[b] - r[a]) for a, b in ((hip, knee), (knee, ankle), (ankle, foot)))
-        p0 = _unit(np.cross(_Z, ut0))  # rest knee axis: left, for a thigh pointing down
-        s_obs = np.cross(ut, us) + np.cross(uf, us) + W_LEG * _swing_carried(rot[:, 0], ut0, ut, p0)
-        s_rest = np.cross(uf0, us0) + W_LEG * p0
+        knee_axis0 = _unit(np.cross(_Z, ut0))  # rest knee axis: to the left, for a thigh pointing down
+        ankle_axis0 = _unit(np.cross(uf0, us0))
+        k, f = _hinge(ut, us), _hinge(uf, us)
+        kw, fw = _dot(k, k) ** 0.5, _dot(f, f) ** 0.5
+        s_obs = k * kw + f * fw + W_LEG * _swing_carried(rot[:, 0], ut0, ut, knee_axis0)
+        s_rest = kw**2 * knee_axis0 + fw**2 * ankle_axis0 + W_LEG * knee_axis0
         for a, b in ((hip, knee), (knee, ankle), (ankle, foot)):
             segment(a, b, s_obs, s_rest)
     for shoulder, elbow, wrist in ARMS:
         uu, uf = _unit(p[:, elbow] - p[:, shoulder]), _unit(p[:, wrist] - p[:, elbow])
         uu0 = _unit(r[elbow] - r[shoulder])
-        p0 = _unit(np.cross(uu0, _Z))  # rest elbow axis: the elbow flexes towards the front
-        s_obs = np.cross(uu, uf) + W_ARM * _swing_carried(rot[:, 9], uu0, uu, p0)
-        segment(shoulder, elbow, s_obs, p0)
-        segment(elbow, wrist, s_obs, p0)
+        elbow_axis0 = _unit(np.cross(uu0, _Z))  # rest elbow axis: the elbow flexes towards the front
+        e = _hinge(uu, uf)
+        ew = _dot(e, e) ** 0.5
+        s_obs = e * ew + W_ARM * _swing_carried(rot[:, 9], uu0, uu, elbow_axis0)
+        s_rest = (ew**2 + W_ARM) * elbow_axis0
+        segment(shoulder, elbow, s_obs, s_rest)
+        segment(elbow, wrist, s_obs, s_rest)
     for leaf, source in LEAF_SOURCE.items():
         rot[:, leaf] = rot[:, source]
     return rot

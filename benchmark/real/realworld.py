@@ -32,7 +32,7 @@ from text2imu.builder.errors import FormatError, UnknownNameError
 
 from ._parsing import open_zip, read_member
 from .label_maps import label_map
-from .recording import ACTIVITIES, Recording, Recordings
+from .recording import ACTIVITIES, REAL_SITES, Recording, Recordings
 
 log = logging.getLogger(__name__)
 

@@ -76,7 +76,7 @@ def read_usc_had_file(path: Path | str) -> tuple[np.ndarray, dict]:
         mat = loadmat(path)
     except NotImplementedError:
         raise FormatError(f"{path}: MATLAB v7.3 (HDF5) file; USC-HAD files are v5-v7.2, re-save with -v7") from None
-    except (ValueError, TypeError, OSError, EOFError) as exc:
+    except Exception as exc:  # scipy raises MatReadError, ValueError, IndexError, ... for damaged files
         raise FormatError(f"{path}: not a readable MATLAB .mat file ({exc})") from None
     fields = {k: v for k, v in mat.items() if not k.startswith("__")}
     if READINGS_FIELD not in fields:

@@ -5,8 +5,8 @@ Measures, on the rest-pose mesh of the shaped model (smplx ``forward_shape``):
 * height: vertical extent of the mesh, max y - min y, in metres (SMPL's rest pose stands upright, y-up);
 * volume: divergence theorem over the closed triangle mesh, V = sum over faces of v0 . (v1 x v2) / 6, in m^3
   (exact for a watertight mesh whose triangles are wound counter-clockwise seen from outside; SMPL's are);
-* weight: volume x density, in kg. The density defaults to 985 kg/m^3 (whole-body density of adults is
-  about 0.98-1.07 g/cm^3 depending on fat; 985 is the value the SMPL/STAR body-weight literature uses).
+* weight: volume x density, in kg. The density is the one every body model shares,
+  :func:`~text2imu.builder.bodies.shapes.body_density_kg_m3` (985 kg/m^3, see ``data/body_shapes.toml``).
 
 Fitting: among all betas that reach both targets, take the smallest ||beta|| (the most typical body). Solved by
 sequential quadratic programming: linearise height and weight at the current betas (torch autograd), move to the
@@ -21,11 +21,11 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from .shapes import body_density_kg_m3
 from .smpl_model import SmplModel
 
 log = logging.getLogger(__name__)
 
-DEFAULT_DENSITY_KG_M3 = 985.0
 HEIGHT_TOL_M = 0.005
 WEIGHT_TOL_KG = 1.0
 TYPICAL_BETA_LIMIT = 5.0  # |beta| beyond ~5 standard deviations gives implausible SMPL bodies
@@ -65,28 +65,25 @@ class BetaFit:
         return abs(self.height_residual_m) <= HEIGHT_TOL_M and abs(self.weight_residual_kg) <= WEIGHT_TOL_KG
 
 
-def mesh_volume_m3(vertices, faces):
-    """Signed volume of a closed triangle mesh (divergence theorem).
+def mesh_volume_torch(vertices, faces):
+    """Signed volume of a closed triangle mesh by the divergence theorem, differentiable (torch).
 
     Args:
-        vertices: (..., V, 3) torch or numpy positions in metres.
+        vertices: (..., V, 3) torch positions in metres.
         faces: (F, 3) integer triangles, counter-clockwise seen from outside.
     Returns:
-        (...) volume in m^3 (positive for outward-wound closed meshes), same array type as ``vertices``.
+        (...) volume in m^3, positive for an outward-wound closed mesh (same as
+        :func:`text2imu.builder.bodies.mesh.mesh_volume_m3`, which is the numpy version).
     """
-    v0, v1, v2 = (vertices[..., faces[:, k], :] for k in range(3))
-    if isinstance(vertices, np.ndarray):
-        return np.einsum("...i,...i->...", v0, np.cross(v1, v2)).sum(-1) / 6.0
     import torch
 
+    v0, v1, v2 = (vertices[..., faces[:, k], :] for k in range(3))
     return (v0 * torch.linalg.cross(v1, v2, dim=-1)).sum(-1).sum(-1) / 6.0
 
 
-def mesh_height_m(vertices):
-    """(..., V, 3) positions -> (...) vertical extent max y - min y in metres (torch or numpy)."""
+def mesh_height_torch(vertices):
+    """(..., V, 3) torch positions -> (...) vertical extent max y - min y in metres."""
     y = vertices[..., 1]
-    if isinstance(vertices, np.ndarray):
-        return y.max(-1) - y.min(-1)
     return y.max(-1).values - y.min(-1).values
 
 
@@ -94,12 +91,14 @@ def _measure(model: SmplModel, betas, density: float):
     """betas (B,) torch -> (height m, weight kg) torch scalars."""
     verts = model.shaped_vertices(betas)[0]
     faces = model.module.faces_tensor
-    return mesh_height_m(verts), mesh_volume_m3(verts, faces) * density
+    return mesh_height_torch(verts), mesh_volume_torch(verts, faces) * density
 
 
-def body_measures(model: SmplModel, betas, density_kg_m3: float = DEFAULT_DENSITY_KG_M3) -> tuple[float, float]:
-    """Height (m) and weight (kg) of ``model`` with ``betas`` (B,) in its rest pose."""
+def body_measures(model: SmplModel, betas, density_kg_m3: float | None = None) -> tuple[float, float]:
+    """Height (m) and weight (kg) of ``model`` with ``betas`` (B,) in its rest pose (density: the shared one)."""
     import torch
+
+    density_kg_m3 = body_density_kg_m3() if density_kg_m3 is None else density_kg_m3
 
     with torch.no_grad():
         h, w = _measure(model, torch.as_tensor(np.asarray(betas, dtype=np.float64)), density_kg_m3)
@@ -111,7 +110,7 @@ def fit_betas(
     height_m: float,
     weight_kg: float,
     *,
-    density_kg_m3: float = DEFAULT_DENSITY_KG_M3,
+    density_kg_m3: float | None = None,
     max_iter: int = 50,
     tol_height_m: float = 1e-5,
     tol_weight_kg: float = 1e-4,
@@ -121,7 +120,7 @@ def fit_betas(
     Args:
         model: a loaded SMPL model (:func:`~text2imu.builder.bodies.smpl_model.load_smpl`).
         height_m, weight_kg: targets (Table I: e.g. 1.658 m, 69.2 kg).
-        density_kg_m3: body density for mass = volume x density.
+        density_kg_m3: body density for mass = volume x density (default: the shared 985 kg/m^3).
         max_iter: SQP steps at most.
         tol_height_m, tol_weight_kg: stop when both errors are below these.
     Returns:
@@ -129,6 +128,7 @@ def fit_betas(
     """
     import torch
 
+    density_kg_m3 = body_density_kg_m3() if density_kg_m3 is None else float(density_kg_m3)
     scale = np.array([HEIGHT_TOL_M, WEIGHT_TOL_KG])  # residuals in units of the tolerances
     target = np.array([height_m, weight_kg])
 

@@ -9,7 +9,7 @@ Conventions (the ones Blender's importer and Holden's ``BVH.py``, used by MoMask
   which is what MoMask's and IMUGPT's files need: they write the frame-0 pelvis position as the root OFFSET).
 * global_rotation[j] = global_rotation[parent] @ R_j; position[j] = position[parent] + global_rotation[parent] @ t_j.
 * ``Frame Time`` is the frame period in seconds; fps = 1 / Frame Time, snapped to the nearest integer when
-  within 0.1 % of it (files print 6 decimals: 0.033333 s -> 30 fps).
+  within 0.02 % of it (files print 6 decimals: 0.033333 s -> 30 fps; 29.97 fps stays 29.97).
 
 Skeletons mapped onto the 22 HumanML3D joints by joint name (case, ``_``/spaces and ``namespace:`` prefixes are
 ignored; extra joints such as fingers are ignored):
@@ -34,12 +34,14 @@ import re
 import warnings
 from dataclasses import dataclass, replace
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 from scipy.spatial.transform import Rotation
 
 from ..errors import FormatError, MotionError
 from ..motion import Motion
+from ..rotations import quat_between, quat_to_matrix
 from ..skeleton import N_JOINTS, skeleton
 from . import MotionFormat, register_format
 from .joints import make_motion, path_kind
@@ -292,11 +294,13 @@ def unit_scale(bvh: BvhData, index: np.ndarray, units: str, source: object) -> t
 
 
 def _fps(frame_time: float) -> float:
-    fps = 1.0 / frame_time
-    return float(round(fps)) if abs(fps - round(fps)) <= 1e-3 * fps else fps
+    fps = 1.0 / frame_time  # printed with 6 decimals: at most 1e-4 relative off up to 200 fps
+    return float(round(fps)) if abs(fps - round(fps)) <= 2e-4 * fps else fps
 
 
-def bvh_to_joints(bvh: BvhData, source: object = "<bvh>", *, units: str = "auto", up: str = "y") -> tuple:
+def bvh_to_joints(
+    bvh: BvhData, source: object = "<bvh>", *, units: str = "auto", up: str = "y"
+) -> tuple[np.ndarray, float, dict[str, Any]]:
     """Parsed BVH -> ((T, 22, 3) float32 metres y-up, fps, info dict with scheme, units and up)."""
     if up not in ("y", "z"):
         raise FormatError(f"{source}: up must be 'y' or 'z', got {up!r}")
@@ -326,7 +330,10 @@ def read_bvh(path: Path, *, units: str = "auto", up: str = "y", validate: bool =
     path = Path(path)
     if path.is_file():
         return [read_bvh_file(path, units=units, up=up, validate=validate)]
-    files = sorted(path.rglob("*.bvh"), key=lambda p: p.relative_to(path).as_posix()) if path.is_dir() else []
+    files = (
+        [p for p in path.rglob("*") if p.suffix.lower() == ".bvh" and p.is_file()] if path.is_dir() else []
+    )
+    files.sort(key=lambda p: p.relative_to(path).as_posix())
     if not files:
         raise FormatError(f"{path}: no .bvh files")
     out = []
@@ -338,28 +345,6 @@ def read_bvh(path: Path, *, units: str = "auto", up: str = "y", validate: bool =
 
 # ---------------------------------------------------------------------------------------------------------------
 # Writer
-
-
-def rotation_between(a: np.ndarray, b: np.ndarray) -> np.ndarray:
-    """Smallest rotations taking direction ``a`` (3,) to directions ``b`` (T, 3) -> (T, 3, 3).
-
-    Opposite directions rotate by pi about an axis perpendicular to ``a``; a zero ``b`` gives the identity.
-    """
-    a = a / np.linalg.norm(a)
-    nb = np.linalg.norm(b, axis=-1, keepdims=True)
-    b = np.where(nb > 1e-12, b / np.maximum(nb, 1e-12), a)
-    v = np.cross(a, b)
-    c = np.clip(b @ a, -1.0, 1.0)
-    vx = np.zeros(b.shape[:-1] + (3, 3))
-    vx[..., 0, 1], vx[..., 0, 2], vx[..., 1, 2] = -v[..., 2], v[..., 1], -v[..., 0]
-    vx = vx - np.swapaxes(vx, -1, -2)
-    flip = c < -1.0 + 1e-9
-    out = np.eye(3) + vx + (vx @ vx) / np.where(flip, 1.0, 1.0 + c)[..., None, None]
-    if flip.any():
-        perp = np.cross(a, np.eye(3)[np.argmin(np.abs(a))])
-        perp /= np.linalg.norm(perp)
-        out[flip] = 2.0 * np.outer(perp, perp) - np.eye(3)
-    return out
 
 
 def best_rotation(a: np.ndarray, b: np.ndarray) -> np.ndarray:
@@ -381,6 +366,8 @@ def write_bvh(motion: Motion, path: str | Path) -> Path:
     multi-child joints stay as in frame 0, which holds for rigid skeletons (HumanML3D, MoMask).
     """
     sk = skeleton()
+    if not np.isfinite(motion.fps) or motion.fps <= 0:
+        raise MotionError(f"cannot write {path}: fps must be positive, got {motion.fps}")
     parents = np.array(sk.parents)
     pos = motion.joints_m.astype(np.float64)
     offsets = pos[0] - pos[0, np.maximum(parents, 0)]
@@ -395,7 +382,7 @@ def write_bvh(motion: Motion, path: str | Path) -> Path:
         if not kids:
             glob[:, j] = glob[:, parents[j]]
         elif len(kids) == 1:
-            glob[:, j] = rotation_between(offsets[kids[0]], pos[:, kids[0]] - pos[:, j])
+            glob[:, j] = quat_to_matrix(quat_between(offsets[kids[0]], pos[:, kids[0]] - pos[:, j]))
         else:
             glob[:, j] = best_rotation(offsets[kids], pos[:, kids] - pos[:, j, None])
     local = glob.copy()

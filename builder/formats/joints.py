@@ -124,7 +124,9 @@ def path_kind(path: Path) -> str | None:
     if (path / MDM_RESULTS_FILE).is_file():
         return "mdm-results"
     if (path / "new_joints").is_dir():
-        return "humanml3d"  # a HumanML3D root (new_joints/, new_joint_vecs/, texts/): not a plain joints folder
+        return (
+            "humanml3d"  # a HumanML3D root (new_joints/, new_joint_vecs/, texts/): not a plain joints folder
+        )
     files = _files_below(path)
     names = [p.name for p in files]
     if any(MOMASK_FILE.match(n) for n in names):

@@ -1,0 +1,1 @@
+"""The bundled real evaluation set and the script that makes it."""
