@@ -55,7 +55,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from .errors import MotionError
-from .rotations import quat_between, quat_rotate
+from .rotations import axis_angle_to_matrix, quat_between, quat_rotate
 from .skeleton import N_JOINTS, skeleton
 
 log = logging.getLogger(__name__)
@@ -298,19 +298,17 @@ def fit_motion(
     return BodyPose(rotations=rotations, joints_m=body, target_m=target, scale=scale, refined=refine)
 
 
-def _torch_axis_angle_to_matrix(aa):
-    """torch (..., 3) rotation vectors -> (..., 3, 3) (Rodrigues, with finite gradients at zero)."""
+def _torch_rotate(aa, v):
+    """torch (..., 3) rotation vectors applied to (..., 3) vectors (Rodrigues; finite gradients at zero)."""
     import torch
 
-    t2 = (aa * aa).sum(-1)
+    t2 = (aa * aa).sum(-1, keepdim=True)
     small = t2 < 1e-8
     t = torch.sqrt(torch.where(small, torch.ones_like(t2), t2))
-    a = torch.where(small, 1 - t2 / 6, torch.sin(t) / t)[..., None, None]
-    b = torch.where(small, 0.5 - t2 / 24, (1 - torch.cos(t)) / (t * t))[..., None, None]
-    x, y, z = aa.unbind(-1)
-    o = torch.zeros_like(x)
-    k = torch.stack([o, -z, y, z, o, -x, -y, x, o], -1).reshape(aa.shape[:-1] + (3, 3))
-    return torch.eye(3, dtype=aa.dtype) + a * k + b * (k @ k)
+    a = torch.where(small, 1 - t2 / 6, torch.sin(t) / t)
+    b = torch.where(small, 0.5 - t2 / 24, (1 - torch.cos(t)) / (t * t))
+    k = torch.linalg.cross(aa, v, dim=-1)
+    return v + a * k + b * torch.linalg.cross(aa, k, dim=-1)
 
 
 def refine_pose(
@@ -325,60 +323,55 @@ def refine_pose(
 ) -> tuple[np.ndarray, np.ndarray]:
     """Refine an IK solution on joint error: returns ((T, 22, 3, 3) rotations, (T, 3) root in metres).
 
-    Unknowns: a world-frame axis-angle correction per frame and non-leaf segment, ``R' = exp(d) R`` (leaf
-    segments follow their source segment), and a root offset per frame. Loss, minimised by ``iterations``
-    steps of scipy's L-BFGS-B with torch gradients (float64, deterministic):
+    Unknowns: a world-frame axis-angle correction d per frame and segment with a joint below it,
+    ``R' = exp(d) R`` (leaf segments follow their source segment), and a root offset e per frame. Loss,
+    minimised by ``iterations`` steps of scipy's L-BFGS-B with torch gradients (float64, deterministic):
 
         mean_t,j |FK - target|^2 / (1 cm)^2
         + smooth_weight * (mean |d[t+1] - d[t]|^2 / (0.05 rad)^2 + mean |e[t+1] - e[t]|^2 / (1 cm)^2)
         + prior_weight * mean |d|^2 / (0.05 rad)^2
 
-    with e the root offsets. The small prior keeps the unobservable twist of single-child segments at the IK's.
+    The small prior keeps the twist of single-child segments, which no joint error sees, at the IK's.
     """
     import torch
     from scipy.optimize import minimize
 
     rest = np.asarray(rest_joints_m, dtype=np.float64)
-    offsets = torch.from_numpy(rest[1:] - rest[PARENTS[1:]])
+    rot = np.asarray(rotations, dtype=np.float64)
+    segs = np.unique(PARENTS[1:])  # segments with a joint below them
+    slot = np.searchsorted(segs, PARENTS[1:])  # bone c (1..21) -> its segment's slot
+    bones0 = torch.from_numpy(np.einsum("tcab,cb->tca", rot[:, PARENTS[1:]], rest[1:] - rest[PARENTS[1:]]))
     anc = torch.from_numpy(ANCESTORS)
-    rot0 = torch.from_numpy(np.ascontiguousarray(rotations, dtype=np.float64))
+    slot_t = torch.from_numpy(slot)
     root0 = torch.from_numpy(np.asarray(root_m, dtype=np.float64))
     target = torch.from_numpy(np.asarray(target_m, dtype=np.float64))
-    source = np.arange(N_JOINTS)
-    for leaf, src in LEAF_SOURCE.items():
-        source[leaf] = src
-    source_t = torch.from_numpy(source)
-    parents = torch.from_numpy(PARENTS[1:].copy())
-    n = rot0.shape[0]
+    n, m = rot.shape[0], len(segs)
     ang, pos = 0.05**2, 0.01**2
 
-    def pose(delta, shift):
-        rot = _torch_axis_angle_to_matrix(delta[:, source_t]) @ rot0
-        bones = torch.einsum("tcab,cb->tca", rot[:, parents], offsets)
-        return rot, (root0 + shift)[:, None] + torch.einsum("ck,tka->tca", anc, bones)
-
-    def unpack(x):
-        x = torch.from_numpy(x).reshape(n, N_JOINTS + 1, 3)
-        return x[:, :N_JOINTS], x[:, N_JOINTS]
+    def joints_of(x):
+        x = x.reshape(n, m + 1, 3)
+        delta, shift = x[:, :m], x[:, m]
+        bones = _torch_rotate(delta[:, slot_t], bones0)
+        return delta, shift, (root0 + shift)[:, None] + torch.einsum("ck,tka->tca", anc, bones)
 
     def loss_and_grad(x):
         xt = torch.from_numpy(x).requires_grad_(True)
-        delta, shift = xt.reshape(n, N_JOINTS + 1, 3)[:, :N_JOINTS], xt.reshape(n, N_JOINTS + 1, 3)[:, N_JOINTS]
-        _, joints = pose(delta, shift)
-        loss = ((joints - target) ** 2).sum(-1).mean() / pos
+        delta, shift, joints = joints_of(xt)
+        loss = ((joints - target) ** 2).sum(-1).mean() / pos + prior_weight * (delta**2).sum(-1).mean() / ang
         if n > 1:
-            loss = loss + smooth_weight * (
-                ((delta[1:] - delta[:-1]) ** 2).sum(-1).mean() / ang + ((shift[1:] - shift[:-1]) ** 2).sum(-1).mean() / pos
-            )
-        loss = loss + prior_weight * (delta**2).sum(-1).mean() / ang
+            smooth = ((delta[1:] - delta[:-1]) ** 2).sum(-1).mean() / ang
+            loss = loss + smooth_weight * (smooth + ((shift[1:] - shift[:-1]) ** 2).sum(-1).mean() / pos)
         loss.backward()
         return float(loss.detach()), xt.grad.numpy().copy()
 
     res = minimize(
-        loss_and_grad, np.zeros(n * (N_JOINTS + 1) * 3), jac=True, method="L-BFGS-B",
+        loss_and_grad, np.zeros(n * (m + 1) * 3), jac=True, method="L-BFGS-B",
         options={"maxiter": iterations, "maxcor": 20, "ftol": 1e-15, "gtol": 1e-12},
     )  # fmt: skip
     log.debug("refinement: %d iterations, loss %.4g (%s)", res.nit, res.fun, res.message)
-    with torch.no_grad():
-        rot, joints = pose(*unpack(res.x))
-    return rot.numpy().copy(), joints[:, 0].numpy().copy()
+    x = res.x.reshape(n, m + 1, 3)
+    out = rot.copy()
+    out[:, segs] = axis_angle_to_matrix(x[:, :m]) @ rot[:, segs]
+    for leaf, src in LEAF_SOURCE.items():
+        out[:, leaf] = out[:, src]
+    return out, np.asarray(root_m, dtype=np.float64) + x[:, m]

@@ -9,10 +9,13 @@ What it does, per shape:
    does not give: gender 0 (male) or 1 (female), age = Anny's value for a 30-year-old (Anny's own
    morphological-age calibration), proportions 0.5.
 2. Fits two unknowns to the two targets with ``scipy.optimize.least_squares``: Anny's ``height`` phenotype and a
-   build parameter t in [-1, 1] that moves ``weight`` and ``muscle`` along one path: t < 0 lowers weight at
-   average muscle (weight = 0.5 + t / 2); t > 0 raises weight and lowers muscle together (weight = 0.5 + t / 2,
-   muscle = 0.5 - t / 2), towards MakeHuman's min-muscle/max-weight build, the heaviest per height. Along this
-   path the mass grows monotonically, so the fit is a well-posed 2 x 2 root finding.
+   build parameter t in [-1, 1.5] that moves ``weight`` and ``muscle`` along one path: t < 0 lowers weight at
+   average muscle (weight = 0.5 + t / 2); 0 < t <= 1 raises weight and lowers muscle together (weight =
+   0.5 + t / 2, muscle = 0.5 - t / 2), towards MakeHuman's min-muscle/max-weight build, the heaviest per height;
+   t > 1 extrapolates ``weight`` linearly past its maximum at minimum muscle (Anny is built with
+   ``extrapolate_phenotypes=True``, which changes nothing inside [0, 1]). Only female_adipose (BMI 35.3) needs
+   t > 1: the heaviest in-range female build of 165.8 cm weighs about 94.7 kg at 985 kg/m^3. Along this path the
+   mass grows monotonically, so the fit is a well-posed 2 x 2 root finding.
    Height = vertical extent of the rest mesh; mass = volume of the closed body surface x density
    (``body_density_kg_m3()``, 985 kg/m^3). The eyeballs and the tongue, separate closed shells inside the head,
    are left out of the volume; the body surface is checked to be closed and consistently wound. A fit outside
@@ -51,11 +54,12 @@ from .sites import sites as all_sites
 
 log = logging.getLogger(__name__)
 
-ANNY_CONFIG = {"rig": "anny", "topology": "anny", "phenotypes": "default"}
+ANNY_CONFIG = {"rig": "anny", "topology": "anny", "phenotypes": "default", "extrapolate_phenotypes": True}
 # Anny (x left, y back, z up) -> project world (x left, y up, z front): a proper rotation of -90 deg about x.
 ANNY_TO_WORLD = np.array([[1.0, 0.0, 0.0], [0.0, 0.0, 1.0], [0.0, -1.0, 0.0]])
 ADULT_AGE_YEARS = 30.0
 PROPORTIONS = 0.5
+BUILD_MAX = 1.5
 HEIGHT_TOL_M = 0.005
 WEIGHT_TOL_KG = 1.0
 REST_POSE = "Anny bind pose (identity pose parameters): arms about 45 deg down, elbows slightly bent"
@@ -96,9 +100,9 @@ def adult_age_phenotype(years: float = ADULT_AGE_YEARS) -> float:
 
 
 def phenotypes_for(sex: str, height: float, build: float) -> dict[str, float]:
-    """Anny phenotype values for ``sex``, Anny ``height`` in [0, 1] and the build parameter t in [-1, 1]."""
+    """Anny phenotype values for ``sex``, Anny ``height`` in [0, 1] and the build parameter t in [-1, 1.5]."""
     weight = 0.5 + 0.5 * build
-    muscle = 0.5 - 0.5 * max(build, 0.0)
+    muscle = 0.5 - 0.5 * min(max(build, 0.0), 1.0)
     return {
         "gender": 0.0 if sex == "male" else 1.0,
         "age": adult_age_phenotype(),
@@ -182,7 +186,7 @@ def fit_shape(shape: BodyShape, density_kg_m3: float) -> AnnyFit:
         return [(h - shape.height_m) / 0.001, (w - shape.weight_kg) / 0.1]  # in mm and in 100 g
 
     sol = least_squares(
-        residuals, x0=[0.4, 0.2], bounds=([0.0, -1.0], [1.0, 1.0]), diff_step=1e-4, xtol=1e-12, ftol=1e-12
+        residuals, x0=[0.4, 0.2], bounds=([0.0, -1.0], [1.0, BUILD_MAX]), diff_step=1e-4, xtol=1e-12, ftol=1e-12
     )
     pheno = phenotypes_for(shape.sex, float(sol.x[0]), float(sol.x[1]))
     h, w = measure(anny_rest(pheno, center=False), density_kg_m3)
@@ -285,14 +289,16 @@ def compile_shape(name: str, density_kg_m3: float | None = None) -> BodyAsset:
             "density_kg_m3": density,
             "adult_age_years": ADULT_AGE_YEARS,
             "build_parameter": round(fit.build, 6),
-            "height_residual_cm": round((fit.height_m - shape.height_m) * 100, 4),
-            "weight_residual_kg": round(fit.weight_kg - shape.weight_kg, 4),
+            "height_residual_cm": round((fit.height_m - shape.height_m) * 100, 6),
+            "weight_residual_kg": round(fit.weight_kg - shape.weight_kg, 6),
             "fit_evaluations": fit.evaluations,
             "height_definition": "vertical extent of the rest mesh (top of head to soles)",
             "mass_definition": "volume of the closed outer body surface (eyeballs and tongue excluded) x density",
             "rest_pose": REST_POSE,
             "frame": "y-up, facing +z, left +x, soles on y=0, pelvis at x=z=0; Anny (x, y, z) -> (x, z, -y)",
             "body_vertices": int(len(np.unique(rest.body_faces))),
+            "joint_map": "builder/data/anny_skeleton.toml",
+            "sites": "builder/data/sites.toml (key anny)",
         },
     )
 

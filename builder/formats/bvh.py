@@ -172,8 +172,14 @@ def parse_bvh(text: str, source: object = "<bvh>") -> BvhData:
         raise FormatError(f"{source}: hierarchy not closed ({len(stack)} open block(s); truncated?)")
     if not names:
         raise FormatError(f"{source}: no ROOT joint")
+    frame_time, values = _parse_motion(text[match.end() :], sum(len(c) for c in channels), source)
+    return BvhData(
+        tuple(names), tuple(parents), np.array(offsets, float), tuple(channels), frame_time, values
+    )
 
-    body = text[match.end() :]
+
+def _parse_motion(body: str, n_chan: int, source: object) -> tuple[float, np.ndarray]:
+    """The text after MOTION -> (Frame Time in s, (T, n_chan) values); FormatError when truncated or malformed."""
     frames = re.match(r"\s*Frames\s*:\s*(\S+)", body)
     ftime = re.match(r"\s*Frame\s+Time\s*:\s*(\S+)", body[frames.end() :]) if frames else None
     if not frames or not ftime:
@@ -185,7 +191,6 @@ def parse_bvh(text: str, source: object = "<bvh>") -> BvhData:
     if not np.isfinite(frame_time) or frame_time <= 0:
         raise FormatError(f"{source}: Frame Time must be positive, got {frame_time}")
     raw = body[frames.end() + ftime.end() :].split()
-    n_chan = sum(len(c) for c in channels)
     if len(raw) != n_frames * n_chan:
         what = "truncated" if len(raw) < n_frames * n_chan else "too many values"
         raise FormatError(
@@ -198,8 +203,7 @@ def parse_bvh(text: str, source: object = "<bvh>") -> BvhData:
         raise FormatError(f"{source}: non-numeric frame data ({err})") from err
     if not np.isfinite(values).all():
         raise FormatError(f"{source}: frame data holds NaN or infinite values")
-    return BvhData(tuple(names), tuple(parents), np.array(offsets, dtype=np.float64), tuple(channels),
-                   frame_time, values)  # fmt: skip
+    return frame_time, values
 
 
 def axis_rotation(axis: int, angle_rad: np.ndarray) -> np.ndarray:

@@ -149,7 +149,7 @@ def path_kind(path: Path) -> str | None:
 def features_to_joints_lazy(features: np.ndarray, source: Path) -> np.ndarray:
     """(T, 263) HumanML3D features -> (T, 22, 3) metres, through :mod:`text2imu.builder.humanml3d` (lazy import)."""
     try:
-        from ..humanml3d import features_to_joints  # noqa: PLC0415 (optional, written separately)
+        from ..humanml3d import features_to_joints  # lazy: humanml3d imports more than this module needs
     except ImportError as err:
         raise FormatError(
             f"{source}: holds (T, {HUMANML3D_FEATURE_DIM}) HumanML3D features; converting them needs "

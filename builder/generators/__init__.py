@@ -108,23 +108,21 @@ def register_generator(spec: GeneratorSpec, factory: Callable[[], Generator], *,
 
 def _entry_from_plugin(name: str, obj: Any, source: str) -> GeneratorEntry:
     """Turn a loaded entry-point object into a registry entry (raises Text2ImuError when it is not usable)."""
-    spec = getattr(obj, "spec", None)
-    if isinstance(obj, type):
-        factory: Callable[[], Generator] = obj
-    elif spec is not None:
-        factory = lambda obj=obj: obj  # noqa: E731 - an instance is its own generator
+    if isinstance(obj, type) or hasattr(obj, "spec"):
+        target = obj  # a class (built on use) or an instance (used as is)
+        factory: Callable[[], Generator] = obj if isinstance(obj, type) else (lambda: target)
     elif callable(obj):
-        built = obj()
-        spec = getattr(built, "spec", None)
-        factory = lambda built=built: built  # noqa: E731
+        target = obj()  # a bare factory: build once to read its spec
+        factory = lambda: target  # noqa: E731
     else:
-        raise Text2ImuError(f"object {obj!r} is neither a generator class, instance nor factory")
+        raise Text2ImuError(f"{obj!r} is neither a generator class, instance nor factory")
+    spec = getattr(target, "spec", None)
     if not isinstance(spec, GeneratorSpec):
         raise Text2ImuError(f"has no GeneratorSpec 'spec' attribute (got {type(spec).__name__})")
     if spec.name != name:
         raise Text2ImuError(f"entry point name '{name}' differs from its spec name '{spec.name}'")
-    if not callable(getattr(obj if not isinstance(obj, type) else obj, "generate", None)) and isinstance(obj, type):
-        raise Text2ImuError("class has no generate() method")
+    if not callable(getattr(target, "generate", None)):
+        raise Text2ImuError("has no generate() method")
     return GeneratorEntry(spec=spec, factory=factory, source=source)
 
 
