@@ -72,6 +72,10 @@ ARMS = ((16, 18, 20), (17, 19, 21))  # shoulder, elbow, wrist
 W_LEG = 0.1
 W_ARM = 0.1
 _KABSCH = {0: ((1, 2, 3), (4.0, 4.0, 13.0)), 9: ((12, 13, 14), (2.0, 4.0, 4.0))}
+PELVIS_WEIGHT = 1.0
+SHIFT_UNIT_M = 0.1
+HUBER_M = 0.001
+POS_UNIT_M = 0.01
 _X, _Y, _Z = np.eye(3)
 _EPS = 1e-9
 
@@ -169,6 +173,32 @@ def _hinge(a: np.ndarray, b: np.ndarray) -> np.ndarray:
     return np.cross(a, b)
 
 
+def _torso_points(p: np.ndarray, r: np.ndarray, j: int, children) -> tuple[np.ndarray, np.ndarray]:
+    """Rest offsets (N, 3) of ``children`` from joint j, and the observed ones (T, N, 3) rescaled to the rest
+    lengths (the observed directions on the body's bones)."""
+    c = list(children)
+    rest_off = r[c] - r[j]
+    return rest_off, _unit(p[:, c] - p[:, [j]]) * np.linalg.norm(rest_off, axis=-1)[:, None]
+
+
+def root_position(joints_m: np.ndarray, rest_joints_m: np.ndarray, rotations: np.ndarray) -> np.ndarray:
+    """(T, 3) root (pelvis joint) of the body that best places its pelvis: the weighted mean over the pelvis,
+    both hips and spine1 (weights ``PELVIS_WEIGHT``, 4, 4, 13) of where each of these points puts the root, with
+    the pelvis rotation ``rotations[:, 0]`` and the observed offsets rescaled to the body's bone lengths.
+
+    Equal to the observed pelvis when the body's pelvis shape is the motion's; otherwise it moves the root by a
+    few centimetres so that hips and spine share the shape mismatch (SMPL's hips sit lower below its pelvis
+    joint than Anny's, for instance).
+    """
+    p = np.asarray(joints_m, dtype=np.float64)
+    r = np.asarray(rest_joints_m, dtype=np.float64)
+    children, weights = _KABSCH[0]
+    rest_off, obs = _torso_points(p, r, 0, children)
+    w = np.concatenate([[PELVIS_WEIGHT], weights])
+    placed = obs - np.einsum("tab,kb->tka", rotations[:, 0], rest_off)  # root offset implied by each child
+    return p[:, 0] + np.einsum("k,tka->ta", w[1:], placed) / w.sum()
+
+
 def solve_ik(joints_m: np.ndarray, rest_joints_m: np.ndarray) -> np.ndarray:
     """Analytic IK: (T, 22, 3) joint positions -> (T, 22, 3, 3) global segment rotations (rest -> posed).
 
@@ -180,10 +210,15 @@ def solve_ik(joints_m: np.ndarray, rest_joints_m: np.ndarray) -> np.ndarray:
     n = p.shape[0]
     rot = np.empty((n, N_JOINTS, 3, 3))
     for j, (children, weights) in _KABSCH.items():
-        c = list(children)
-        rest_off = r[c] - r[j]
-        obs = _unit(p[:, c] - p[:, [j]]) * np.linalg.norm(rest_off, axis=-1)[:, None]
-        rot[:, j] = kabsch(rest_off, obs, np.asarray(weights))
+        rest_off, obs = _torso_points(p, r, j, children)
+        w = np.asarray(weights)
+        if j == 0:  # the root may also move (root_position): fit about the weighted centroids
+            w = np.concatenate([[PELVIS_WEIGHT], w])
+            rest_off = np.concatenate([np.zeros((1, 3)), rest_off])
+            obs = np.concatenate([np.zeros((n, 1, 3)), obs], axis=1)
+            rest_off = rest_off - w @ rest_off / w.sum()
+            obs = obs - np.einsum("k,tka->ta", w, obs)[:, None] / w.sum()
+        rot[:, j] = kabsch(rest_off, obs, w)
 
     def segment(j: int, child: int, s_obs: np.ndarray, s_rest: np.ndarray) -> None:
         f_obs = frame_from(p[:, child] - p[:, j], s_obs)
@@ -291,7 +326,7 @@ def fit_motion(
         raise MotionError(f"fitting needs finite joints of shape (T, {N_JOINTS}, 3), got {p.shape}")
     target, scale = retarget_joints(p, rest_joints_m)
     rotations = solve_ik(target, rest_joints_m)
-    root = target[:, 0]
+    root = root_position(target, rest_joints_m, rotations)
     if refine:
         rotations, root = refine_pose(rotations, root, rest_joints_m, target, iterations=iterations)
     body = forward_kinematics(rotations, rest_joints_m, root)
@@ -350,28 +385,34 @@ def refine_pose(
 
     def joints_of(x):
         x = x.reshape(n, m + 1, 3)
-        delta, shift = x[:, :m], x[:, m]
+        delta, shift = x[:, :m], x[:, m] * SHIFT_UNIT_M
         bones = _torch_rotate(delta[:, slot_t], bones0)
         return delta, shift, (root0 + shift)[:, None] + torch.einsum("ck,tka->tca", anc, bones)
 
     def loss_and_grad(x):
         xt = torch.from_numpy(x).requires_grad_(True)
         delta, shift, joints = joints_of(xt)
-        loss = ((joints - target) ** 2).sum(-1).mean() / pos + prior_weight * (delta**2).sum(-1).mean() / ang
+        err = torch.sqrt(((joints - target) ** 2).sum(-1) + HUBER_M**2) - HUBER_M
+        loss = err.mean() / POS_UNIT_M + prior_weight * (delta**2).sum(-1).mean() / ang
         if n > 1:
             smooth = ((delta[1:] - delta[:-1]) ** 2).sum(-1).mean() / ang
             loss = loss + smooth_weight * (smooth + ((shift[1:] - shift[:-1]) ** 2).sum(-1).mean() / pos)
         loss.backward()
         return float(loss.detach()), xt.grad.numpy().copy()
 
-    res = minimize(
-        loss_and_grad, np.zeros(n * (m + 1) * 3), jac=True, method="L-BFGS-B",
-        options={"maxiter": iterations, "maxcor": 20, "ftol": 1e-15, "gtol": 1e-12},
-    )  # fmt: skip
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)  # tensors of a few thousand numbers: threads only contend (10x slower on 2 cores)
+    try:
+        res = minimize(
+            loss_and_grad, np.zeros(n * (m + 1) * 3), jac=True, method="L-BFGS-B",
+            options={"maxiter": iterations, "maxcor": 10, "ftol": 1e-15, "gtol": 1e-12},
+        )  # fmt: skip
+    finally:
+        torch.set_num_threads(threads)
     log.debug("refinement: %d iterations, loss %.4g (%s)", res.nit, res.fun, res.message)
     x = res.x.reshape(n, m + 1, 3)
     out = rot.copy()
     out[:, segs] = axis_angle_to_matrix(x[:, :m]) @ rot[:, segs]
     for leaf, src in LEAF_SOURCE.items():
         out[:, leaf] = out[:, src]
-    return out, np.asarray(root_m, dtype=np.float64) + x[:, m]
+    return out, np.asarray(root_m, dtype=np.float64) + x[:, m] * SHIFT_UNIT_M

@@ -44,16 +44,10 @@ IMU_FIELDS = ("acc_mps2", "gyro_radps", "orientation_wxyz")
 
 
 def known_shapes(body_model: str) -> tuple[str, ...]:
-    """Shape names of ``body_model``: the Table I shapes (:mod:`text2imu.builder.bodies.shapes`, when present)
-    and every compiled asset in the package."""
-    names = {p.stem for p in asset_path(body_model, "x").parent.glob("*.npz")}
-    try:
-        from .bodies import shapes
+    """Shape names of ``body_model``: the Table I shapes and every compiled asset of it in the package."""
+    from .bodies.shapes import shape_names
 
-        table = getattr(shapes, "SHAPES", None) or getattr(shapes, "SHAPE_NAMES", None) or ()
-        names.update(table)
-    except ImportError:
-        pass
+    names = set(shape_names()) | {p.stem for p in asset_path(body_model, "x").parent.glob("*.npz")}
     return tuple(sorted(names))
 
 

@@ -22,12 +22,19 @@ def pamap(pamap_root):
 
 
 def find(recs, subject, activity, site, segment=0):
-    return next(r for r in recs if (r.subject, r.activity, r.site, r.segment) == (subject, activity, site, segment))
+    return next(
+        r for r in recs if (r.subject, r.activity, r.site, r.segment) == (subject, activity, site, segment)
+    )
 
 
 def test_activities_sites_and_dropped_rows(pamap):
     assert sorted({(r.subject, r.activity) for r in pamap}) == [
-        (101, "jumping"), (101, "lying"), (101, "walking"), (102, "climbingdown"), (102, "climbingup")]
+        (101, "jumping"),
+        (101, "lying"),
+        (101, "walking"),
+        (102, "climbingdown"),
+        (102, "climbingup"),
+    ]
     assert {r.site for r in pamap} == {"pamap2.hand", "pamap2.chest", "pamap2.ankle"}
     assert all(r.rate_hz == 100.0 and r.session == "protocol" and r.gyro_radps is not None for r in pamap)
     # Activity 0 (150 + 50 rows) and cycling (100 rows) are dropped and counted, per file row.
@@ -50,9 +57,17 @@ def test_nan_rows_are_interpolated_and_long_gaps_split(pamap):
         np.testing.assert_allclose(rec.acc_mps2, pamap2_acc16(site, 24, np.arange(350, 550)), rtol=1e-6)
     assert min(PAMAP2_S101_NAN_ALL) > 350
     # 0.8 s of ankle NaN inside walking (rows 650-799) is longer than 0.5 s: two pieces, the hole left out.
-    first, second = find(pamap, 101, "walking", "pamap2.ankle", 0), find(pamap, 101, "walking", "pamap2.ankle", 1)
-    assert (first.n_samples, second.n_samples) == (min(PAMAP2_S101_ANKLE_GAP) - 650, 800 - max(PAMAP2_S101_ANKLE_GAP) - 1)
-    np.testing.assert_allclose(second.acc_mps2[0, 0], 9.8 + (max(PAMAP2_S101_ANKLE_GAP) + 1) / 1000, rtol=1e-6)
+    first, second = (
+        find(pamap, 101, "walking", "pamap2.ankle", 0),
+        find(pamap, 101, "walking", "pamap2.ankle", 1),
+    )
+    assert (first.n_samples, second.n_samples) == (
+        min(PAMAP2_S101_ANKLE_GAP) - 650,
+        800 - max(PAMAP2_S101_ANKLE_GAP) - 1,
+    )
+    np.testing.assert_allclose(
+        second.acc_mps2[0, 0], 9.8 + (max(PAMAP2_S101_ANKLE_GAP) + 1) / 1000, rtol=1e-6
+    )
     assert find(pamap, 101, "walking", "pamap2.hand").n_samples == 150
 
 

@@ -36,8 +36,11 @@ def test_every_csv_becomes_a_recording_with_its_own_values(rw):
     expected = set()
     for proband in (1, 2, 4):
         for activity in RW_ACTIVITIES:
-            sessions = [1, 2, 3] if (proband == 4 and activity.startswith("climbing")) else (
-                [2] if (proband == 4 and activity == "walking") else [1])
+            sessions = (
+                [1, 2, 3]
+                if (proband == 4 and activity.startswith("climbing"))
+                else ([2] if (proband == 4 and activity == "walking") else [1])
+            )
             for session in sessions:
                 for position in RW_POSITIONS:
                     if (proband, activity, position) == (2, "climbingup", "forearm"):
@@ -77,8 +80,9 @@ def test_gap_splits_the_recording(rw):
 def test_ignores_sqlite_mag_images_and_reads_selected_sites(rw_root, caplog):
     # acc_walking_sqlite.zip is not a zip at all: reading succeeds only because it is never opened.
     with caplog.at_level(logging.WARNING):
-        recs = read_realworld(rw_root / "proband2", activities=["climbingup"], sites=["realworld.forearm",
-                                                                                     "realworld.waist"])
+        recs = read_realworld(
+            rw_root / "proband2", activities=["climbingup"], sites=["realworld.forearm", "realworld.waist"]
+        )
     assert [r.site for r in recs] == ["realworld.waist"]
     assert "forearm" in caplog.text
     with pytest.raises(UnknownNameError, match="Did you mean: realworld.waist"):
@@ -95,8 +99,11 @@ def test_flattened_layout_without_data_folder(tmp_path, rw_root):
 
 
 def test_resampled_to_20hz(rw):
-    rec = next(r for r in rw if r.subject == 1 and r.activity == "walking" and r.segment == 0
-               and r.site == "realworld.waist")
+    rec = next(
+        r
+        for r in rw
+        if r.subject == 1 and r.activity == "walking" and r.segment == 0 and r.site == "realworld.waist"
+    )
     out = resample_recording(rec)
     assert out.rate_hz == 20.0 and out.n_samples == int(np.ceil(rec.n_samples * 2 / 5))
     np.testing.assert_allclose(out.acc_mps2[5:-5, 2], rec.acc_mps2[0, 2], rtol=1e-4)
@@ -143,3 +150,16 @@ def test_csv_without_time_column_is_named(tmp_path):
 def test_no_probands_is_a_format_error(tmp_path):
     with pytest.raises(FormatError, match="no probandN folders"):
         read_realworld(tmp_path)
+
+
+def test_missing_gyroscope_csv_gives_acc_only(tmp_path):
+    root = write_realworld(tmp_path, probands=(1,))
+    path = root / "proband1" / "data" / "gyr_sitting_csv.zip"
+    with zipfile.ZipFile(path) as z:
+        members = {n: z.read(n) for n in z.namelist() if n != "Gyroscope_sitting_head.csv"}
+    with zipfile.ZipFile(path, "w") as z:
+        for name, data in members.items():
+            z.writestr(name, data)
+    recs = {r.site: r for r in read_realworld(root, activities=["sitting"])}
+    assert recs["realworld.head"].gyro_radps is None and recs["realworld.head"].n_samples >= 50
+    assert recs["realworld.chest"].gyro_radps is not None

@@ -20,8 +20,16 @@ from text2imu.builder.errors import Text2ImuError, UnknownNameError
 def make(n=500, rate_hz=50.0, gyro=True, **kw):
     t = np.arange(n) / 50.0
     acc = np.stack([np.full(n, 9.81), np.sin(2 * np.pi * 2 * t), np.sin(2 * np.pi * 15 * t)], axis=1)
-    fields = dict(dataset="uci_hapt", subject=1, session="exp01", activity="walking", site="hapt.waist",
-                  rate_hz=rate_hz, acc_mps2=acc, gyro_radps=acc[:, ::-1] if gyro else None)
+    fields = dict(
+        dataset="uci_hapt",
+        subject=1,
+        session="exp01",
+        activity="walking",
+        site="hapt.waist",
+        rate_hz=rate_hz,
+        acc_mps2=acc,
+        gyro_radps=acc[:, ::-1] if gyro else None,
+    )
     fields.update(kw)
     return Recording(**fields)
 
@@ -52,8 +60,16 @@ def test_recording_rejects_bad_fields(kw, message):
 
 
 def test_vocabularies_are_the_design_ones():
-    assert ACTIVITIES == ("climbingdown", "climbingup", "jumping", "lying", "running", "sitting", "standing",
-                          "walking")
+    assert ACTIVITIES == (
+        "climbingdown",
+        "climbingup",
+        "jumping",
+        "lying",
+        "running",
+        "sitting",
+        "standing",
+        "walking",
+    )
     assert len(REAL_SITES) == 12 and "usc_had.hip" in REAL_SITES and "realworld.upperarm" in REAL_SITES
 
 
@@ -78,7 +94,12 @@ def test_resample_keeps_gravity_and_slow_motion_and_removes_aliases():
     assert np.sqrt(np.mean(out.acc_mps2[10:-10, 2] ** 2)) < 0.05
     assert out.gyro_radps.shape == out.acc_mps2.shape
     assert (out.dataset, out.subject, out.session, out.activity, out.site) == (
-        rec.dataset, rec.subject, rec.session, rec.activity, rec.site)
+        rec.dataset,
+        rec.subject,
+        rec.session,
+        rec.activity,
+        rec.site,
+    )
 
 
 def test_resample_other_rates_and_edge_cases():
@@ -100,12 +121,25 @@ def test_resample_recordings_keeps_dropped_counts():
 def test_label_maps_cover_the_issue_mappings():
     hapt = label_map("uci_hapt")
     assert [hapt.activity(i) for i in range(1, 7)] == [
-        "walking", "climbingup", "climbingdown", "sitting", "standing", "lying"]
+        "walking",
+        "climbingup",
+        "climbingdown",
+        "sitting",
+        "standing",
+        "lying",
+    ]
     assert all(hapt.activity(i) is None for i in range(7, 13)) and hapt.name(7) == "STAND_TO_SIT"
     pamap = label_map("pamap2")
     assert {k: pamap.activity(k) for k in (1, 2, 3, 4, 5, 12, 13, 24)} == {
-        1: "lying", 2: "sitting", 3: "standing", 4: "walking", 5: "running", 12: "climbingup",
-        13: "climbingdown", 24: "jumping"}
+        1: "lying",
+        2: "sitting",
+        3: "standing",
+        4: "walking",
+        5: "running",
+        12: "climbingup",
+        13: "climbingdown",
+        24: "jumping",
+    }
     assert all(pamap.activity(k) is None for k in (0, 6, 7, 9, 10, 11, 16, 17, 18, 19, 20))
     usc = label_map("usc_had")
     assert usc.activity(4) == "climbingup" and usc.activity(10) == "lying" and usc.activity(11) is None

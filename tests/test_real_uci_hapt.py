@@ -3,8 +3,8 @@ import zipfile
 import numpy as np
 import pytest
 from fixtures.real_datasets import (
-    G,
     HAPT_EXPERIMENTS,
+    G,
     hapt_signals,
     hapt_text_number_re,
     write_hapt_folder,
@@ -31,7 +31,8 @@ def expected_segments():
 
 def check_fixture_recordings(recs):
     assert [(int(r.session[3:]), r.subject, r.activity, r.n_samples, r.segment) for r in recs] == [
-        (exp, user, act, end - start + 1, k) for exp, user, act, start, end, k in expected_segments()]
+        (exp, user, act, end - start + 1, k) for exp, user, act, start, end, k in expected_segments()
+    ]
     for rec, (exp, _, _, start, end, _) in zip(recs, expected_segments(), strict=True):
         n = next(n for e, _, n, _ in HAPT_EXPERIMENTS if e == exp)
         acc_g, gyro = hapt_signals(exp, n)
@@ -41,8 +42,12 @@ def check_fixture_recordings(recs):
         assert rec.site == "hapt.waist" and rec.rate_hz == 50.0 and rec.dataset == "uci_hapt"
         assert rec.session == f"exp{exp:02d}"
     # Transitions (7, 8, 11) and unlabelled stretches are dropped and counted.
-    assert recs.dropped == {"SIT_TO_STAND": 40, "STAND_TO_LIE": 50, "STAND_TO_SIT": 60,
-                            "unlabelled": 50 + 20 + 10 + 10 + 10 + 10 + 20 + 10 + 20}
+    assert recs.dropped == {
+        "SIT_TO_STAND": 40,
+        "STAND_TO_LIE": 50,
+        "STAND_TO_SIT": 60,
+        "unlabelled": 50 + 20 + 10 + 10 + 10 + 10 + 20 + 10 + 20,
+    }
 
 
 def test_fixture_is_in_the_official_number_format(tmp_path):
@@ -109,10 +114,18 @@ def test_real_copy_matches_the_readme_counts(real_hapt):
         counts[rec.activity] = counts.get(rec.activity, 0) + rec.n_samples
     assert counts == {HAPT_NAMES[k]: v for k, v in README_COUNTS.items()}
     assert len({r.subject for r in real_hapt}) == 30 and len({r.session for r in real_hapt}) == 61
-    transitions = {"STAND_TO_SIT": 10316, "SIT_TO_STAND": 8029, "SIT_TO_LIE": 12428, "LIE_TO_SIT": 11150,
-                   "STAND_TO_LIE": 14418, "LIE_TO_STAND": 10867}
-    assert real_hapt.dropped == {**transitions, "unlabelled": 1_122_772 - sum(README_COUNTS.values())
-                                 - sum(transitions.values())}
+    transitions = {
+        "STAND_TO_SIT": 10316,
+        "SIT_TO_STAND": 8029,
+        "SIT_TO_LIE": 12428,
+        "LIE_TO_SIT": 11150,
+        "STAND_TO_LIE": 14418,
+        "LIE_TO_STAND": 10867,
+    }
+    assert real_hapt.dropped == {
+        **transitions,
+        "unlabelled": 1_122_772 - sum(README_COUNTS.values()) - sum(transitions.values()),
+    }
 
 
 def test_real_copy_is_converted_from_g(real_hapt):
@@ -122,6 +135,8 @@ def test_real_copy_is_converted_from_g(real_hapt):
     gyro = np.concatenate([r.gyro_radps for r in real_hapt])
     assert np.abs(gyro).max() <= 10.5  # rad/s (saturates at +-10), not deg/s
     # Lying puts gravity on another axis than standing: labels reach the right samples.
-    mean_x = {a: np.mean([r.acc_mps2[:, 0].mean() for r in real_hapt if r.activity == a]) for a in ("lying",
-                                                                                                  "standing")}
+    mean_x = {
+        a: np.mean([r.acc_mps2[:, 0].mean() for r in real_hapt if r.activity == a])
+        for a in ("lying", "standing")
+    }
     assert mean_x["standing"] > 8.0 and abs(mean_x["lying"]) < 5.0

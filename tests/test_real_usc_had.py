@@ -18,7 +18,11 @@ def test_reads_converts_and_maps(usc_root, caplog):
     with caplog.at_level(logging.WARNING):
         recs = read_usc_had(usc_root.parent)
     assert [(r.subject, r.activity, r.session, r.n_samples) for r in recs] == [
-        (1, "walking", "t1", 500), (1, "jumping", "t2", 300), (13, "walking", "t1", 500), (13, "lying", "t4", 400)]
+        (1, "walking", "t1", 500),
+        (1, "jumping", "t2", 300),
+        (13, "walking", "t1", 500),
+        (13, "lying", "t4", 400),
+    ]
     assert recs.dropped == {"Elevator Up": 200}
     for rec in recs:
         number = {"walking": 1, "jumping": 7, "lying": 10}[rec.activity]
@@ -36,7 +40,9 @@ def test_mat_without_readings_is_named(tmp_path):
     folder = tmp_path / "USC-HAD" / "Subject2"
     folder.mkdir(parents=True)
     savemat(folder / "a3t1.mat", {"title": "USC Human Motion Database", "readings": np.zeros((10, 6))})
-    with pytest.raises(FormatError, match=r"a3t1\.mat: no 'sensor_readings' field \(found: readings, title\)"):
+    with pytest.raises(
+        FormatError, match=r"a3t1\.mat: no 'sensor_readings' field \(found: readings, title\)"
+    ):
         read_usc_had(tmp_path)
 
 

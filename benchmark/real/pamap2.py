@@ -43,7 +43,9 @@ SESSIONS = {"protocol": "Protocol", "optional": "Optional"}
 _FILE_RE = re.compile(r"^subject(\d+)\.dat$")
 
 
-def find_pamap2_files(root: Path | str, sessions: Sequence[str] = ("protocol",)) -> list[tuple[str, int, Path]]:
+def find_pamap2_files(
+    root: Path | str, sessions: Sequence[str] = ("protocol",)
+) -> list[tuple[str, int, Path]]:
     """[(session, subject, path)] of ``<Session>/subjectNNN.dat`` under ``root`` (up to two folders down).
 
     ``root`` may also be one ``.dat`` file (its session is taken from its folder name, else ``"protocol"``).
@@ -75,7 +77,9 @@ def find_pamap2_files(root: Path | str, sessions: Sequence[str] = ("protocol",))
     seen: dict[tuple[str, int], Path] = {}
     for session, subject, path in found:
         if (session, subject) in seen:
-            raise FormatError(f"PAMAP2 subject{subject}.dat ({session}) found twice: {seen[session, subject]}, {path}")
+            raise FormatError(
+                f"PAMAP2 subject{subject}.dat ({session}) found twice: {seen[session, subject]}, {path}"
+            )
         seen[session, subject] = path
     return sorted(found, key=lambda item: (item[1], list(SESSIONS).index(item[0])))
 
@@ -124,8 +128,14 @@ def read_pamap2_file(
             cols = [first + ACC16_OFFSET + k for k in range(3)] + [first + GYRO_OFFSET + k for k in range(3)]
             pieces = fill_short_gaps(table[start:stop, cols], max_gap)
             if len(pieces) > 1 or (pieces and pieces[0][1].shape[0] < stop - start):
-                log.info("%s: %s %s rows %d-%d: missing IMU rows split or trimmed the recording",
-                         path, activity, site, start, stop - 1)
+                log.info(
+                    "%s: %s %s rows %d-%d: missing IMU rows split or trimmed the recording",
+                    path,
+                    activity,
+                    site,
+                    start,
+                    stop - 1,
+                )
             for _, values in pieces:
                 if values.shape[0] < 2:
                     continue

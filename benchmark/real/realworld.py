@@ -32,7 +32,7 @@ from text2imu.builder.errors import FormatError, UnknownNameError
 
 from ._parsing import open_zip, read_member
 from .label_maps import label_map
-from .recording import ACTIVITIES, REAL_SITES, Recording, Recordings
+from .recording import ACTIVITIES, Recording, Recordings
 
 log = logging.getLogger(__name__)
 
@@ -61,7 +61,9 @@ def find_probands(root: Path | str) -> dict[int, Path]:
     root = Path(root)
     if not root.is_dir():
         raise FormatError(f"{root}: no such folder (RealWorld HAR: expected probandN/data/*_csv.zip)")
-    candidates = [root] if _PROBAND_RE.match(root.name) else [*root.glob("proband*"), *root.glob("*/proband*")]
+    candidates = (
+        [root] if _PROBAND_RE.match(root.name) else [*root.glob("proband*"), *root.glob("*/proband*")]
+    )
     found: dict[int, Path] = {}
     for folder in candidates:
         match = _PROBAND_RE.match(folder.name)
@@ -90,7 +92,9 @@ def _parse_csv(data: bytes, where: str) -> _Series | None:
         raise FormatError(f"{where}: not a readable CSV ({exc})") from None
     missing = [c for c in COLUMNS if c not in frame.columns]
     if missing:
-        raise FormatError(f"{where}: missing column(s) {', '.join(missing)} (header: {', '.join(frame.columns)})")
+        raise FormatError(
+            f"{where}: missing column(s) {', '.join(missing)} (header: {', '.join(frame.columns)})"
+        )
     try:
         values = frame.loc[:, list(COLUMNS)].apply(pd.to_numeric).to_numpy(dtype=np.float64)
     except (ValueError, TypeError) as exc:
@@ -252,13 +256,17 @@ def read_realworld(
             for session in sessions:
                 for position in positions:
                     recordings.extend(
-                        _recordings_at(number, activity, session, position, acc_all, gyr_all, max_gap_s, labels)
+                        _recordings_at(
+                            number, activity, session, position, acc_all, gyr_all, max_gap_s, labels
+                        )
                     )
     log.info("RealWorld: %d recordings from %d probands", len(recordings), len(probands))
     return Recordings(recordings, {})
 
 
-def _recordings_at(number, activity, session, position, acc_all, gyr_all, max_gap_s, labels) -> list[Recording]:
+def _recordings_at(
+    number, activity, session, position, acc_all, gyr_all, max_gap_s, labels
+) -> list[Recording]:
     acc, gyro = acc_all.get((session, position)), gyr_all.get((session, position))
     where = f"proband{number} {activity} recording {session} {position}"
     if acc is None:

@@ -72,7 +72,9 @@ def _zip_source(path: Path) -> _Source:
 def _sources(paths: Path | str | Sequence[Path | str]) -> list[_Source]:
     items = [paths] if isinstance(paths, str | Path) else list(paths)
     if not items:
-        raise FormatError("UCI HAPT: no path given (pass the folder with the zips, a zip, or an extracted folder)")
+        raise FormatError(
+            "UCI HAPT: no path given (pass the folder with the zips, a zip, or an extracted folder)"
+        )
     sources: list[_Source] = []
     for item in items:
         path = Path(item)
@@ -81,7 +83,9 @@ def _sources(paths: Path | str | Sequence[Path | str]) -> list[_Source]:
             continue
         if not path.is_dir():
             raise FormatError(f"{path}: no such file or folder (UCI HAPT: {_LAYOUT})")
-        raw_dirs = [d for pattern in ("RawData", "*/RawData", "*/*/RawData") for d in sorted(path.glob(pattern))]
+        raw_dirs = [
+            d for pattern in ("RawData", "*/RawData", "*/*/RawData") for d in sorted(path.glob(pattern))
+        ]
         if path.name == "RawData":
             raw_dirs = [path]
         if raw_dirs:
@@ -101,7 +105,9 @@ def _read_signal(source: _Source, member: str) -> np.ndarray:
 def _read_labels(source: _Source, member: str) -> np.ndarray:
     table = read_number_table(source.read(member), source.where(member), n_columns=5)
     if not np.all(np.isfinite(table)) or not np.all(table == np.round(table)):
-        raise FormatError(f"{source.where(member)}: label rows must be five integers 'exp user activity start end'")
+        raise FormatError(
+            f"{source.where(member)}: label rows must be five integers 'exp user activity start end'"
+        )
     return table.astype(np.int64)
 
 
@@ -244,8 +250,13 @@ def read_uci_hapt(paths: Path | str | Sequence[Path | str]) -> Recordings:
                 source.archive.close()
     recordings.sort(key=lambda r: (int(r.session[3:]), r.segment))
     counts = _summary(recordings)
-    log.info("UCI HAPT: %d recordings from %d experiments (%s); dropped samples: %s",
-             len(recordings), len(seen), counts, dropped)
+    log.info(
+        "UCI HAPT: %d recordings from %d experiments (%s); dropped samples: %s",
+        len(recordings),
+        len(seen),
+        counts,
+        dropped,
+    )
     return Recordings(recordings, dropped)
 
 

@@ -75,7 +75,9 @@ def read_usc_had_file(path: Path | str) -> tuple[np.ndarray, dict]:
     try:
         mat = loadmat(path)
     except NotImplementedError:
-        raise FormatError(f"{path}: MATLAB v7.3 (HDF5) file; USC-HAD files are v5-v7.2, re-save with -v7") from None
+        raise FormatError(
+            f"{path}: MATLAB v7.3 (HDF5) file; USC-HAD files are v5-v7.2, re-save with -v7"
+        ) from None
     except Exception as exc:  # scipy raises MatReadError, ValueError, IndexError, ... for damaged files
         raise FormatError(f"{path}: not a readable MATLAB .mat file ({exc})") from None
     fields = {k: v for k, v in mat.items() if not k.startswith("__")}
@@ -108,7 +110,11 @@ def read_usc_had(root: Path | str, *, max_gap_s: float = 0.5) -> Recordings:
     recordings: list[Recording] = []
     for subject, folder in find_subjects(root).items():
         files = sorted(
-            ((int(m.group(1)), int(m.group(2)), p) for p in folder.iterdir() if (m := _FILE_RE.match(p.name))),
+            (
+                (int(m.group(1)), int(m.group(2)), p)
+                for p in folder.iterdir()
+                if (m := _FILE_RE.match(p.name))
+            ),
         )
         if not files:
             raise FormatError(f"{folder}: no a<m>t<n>.mat files")
@@ -116,10 +122,17 @@ def read_usc_had(root: Path | str, *, max_gap_s: float = 0.5) -> Recordings:
             readings, fields = read_usc_had_file(path)
             field_number = _field_int(fields, "activity_number", "activity_numbr")
             if field_number is not None and field_number != number:
-                log.warning("%s: activity_number %s disagrees with the file name; using %d", path, field_number, number)
+                log.warning(
+                    "%s: activity_number %s disagrees with the file name; using %d",
+                    path,
+                    field_number,
+                    number,
+                )
             field_subject = _field_int(fields, "subject")
             if field_subject is not None and field_subject != subject:
-                log.warning("%s: subject %s disagrees with the folder name; using %d", path, field_subject, subject)
+                log.warning(
+                    "%s: subject %s disagrees with the folder name; using %d", path, field_subject, subject
+                )
             activity = labels.activity(number)
             if activity is None:
                 name = labels.name(number)

@@ -27,8 +27,9 @@ What it does, per shape:
    (``data/anny_skeleton.toml``), takes each site's vertex (``data/sites.toml``, key ``anny``) with its one-ring
    neighbours and ring triangles, and writes ``assets/anny/<shape>.npz``.
 
-``--check-sites`` re-runs the site rules (``anny_rule`` in sites.toml) on every compiled shape and logs how far the
-recorded vertex lies from where the rule lands on that shape.
+``--choose-sites`` runs the site rules (``anny_rule`` in sites.toml) on the body fitted to male_average and logs
+the vertex ids they pick (the ``anny`` ids recorded in sites.toml); ``--check-sites`` re-runs the rules on every
+compiled shape and logs how far the recorded vertex lies from where the rule lands on that shape.
 """
 
 from __future__ import annotations
@@ -50,6 +51,7 @@ from ..skeleton import skeleton
 from .asset import BodyAsset, asset_path
 from .mesh import closed_surface_problems, face_components, mesh_height_m, mesh_volume_m3, one_ring
 from .shapes import BodyShape, body_density_kg_m3, body_shape, shape_names
+from .sites import site
 from .sites import sites as all_sites
 
 log = logging.getLogger(__name__)
@@ -60,6 +62,7 @@ ANNY_TO_WORLD = np.array([[1.0, 0.0, 0.0], [0.0, 0.0, 1.0], [0.0, -1.0, 0.0]])
 ADULT_AGE_YEARS = 30.0
 PROPORTIONS = 0.5
 BUILD_MAX = 1.5
+SITE_REFERENCE_SHAPE = "male_average"  # the body the site rules ran on to choose the ids in sites.toml
 HEIGHT_TOL_M = 0.005
 WEIGHT_TOL_KG = 1.0
 REST_POSE = "Anny bind pose (identity pose parameters): arms about 45 deg down, elbows slightly bent"
@@ -303,16 +306,32 @@ def compile_shape(name: str, density_kg_m3: float | None = None) -> BodyAsset:
     )
 
 
-def check_sites(rest: AnnyRest, joints: np.ndarray) -> dict[str, float]:
-    """Distance (m) from each recorded Anny site vertex to where its ``anny_rule`` lands on this body."""
+def rule_vertices(rest: AnnyRest, joints: np.ndarray) -> dict[str, int]:
+    """Vertex each site's ``anny_rule`` picks on this body."""
     from .mesh import site_vertex_by_ray
 
+    return {
+        s.name: site_vertex_by_ray(rest.vertices_m, rest.body_faces, joints, None, s.rules["anny"])[0]
+        for s in all_sites()
+        if "anny" in s.rules
+    }
+
+
+def check_sites(rest: AnnyRest, joints: np.ndarray) -> dict[str, float]:
+    """Distance (m) from each recorded Anny site vertex to where its ``anny_rule`` lands on this body."""
     out = {}
-    for s in all_sites():
-        if "anny" in s.vertex_ids and "anny" in s.rules:
-            vid, _ = site_vertex_by_ray(rest.vertices_m, rest.body_faces, joints, None, s.rules["anny"])
-            out[s.name] = float(np.linalg.norm(rest.vertices_m[vid] - rest.vertices_m[s.vertex_ids["anny"]]))
+    for name, vid in rule_vertices(rest, joints).items():
+        recorded = site(name).vertex_ids.get("anny")
+        if recorded is not None:
+            out[name] = float(np.linalg.norm(rest.vertices_m[vid] - rest.vertices_m[recorded]))
     return out
+
+
+def choose_site_vertices() -> dict[str, int]:
+    """Anny vertex of every site by its rule on the body fitted to SITE_REFERENCE_SHAPE (the ids in sites.toml)."""
+    fit = fit_shape(body_shape(SITE_REFERENCE_SHAPE), body_density_kg_m3())
+    rest = anny_rest(fit.phenotypes)
+    return rule_vertices(rest, rest_joints(rest))
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -320,8 +339,16 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--shapes", nargs="+", default=None, help="Table I shapes (default: all eight)")
     parser.add_argument("--out", type=Path, default=None, help="output folder (default: the package's assets/anny)")
     parser.add_argument("--check-sites", action="store_true", help="log rule-vs-recorded site distances")
+    parser.add_argument(
+        "--choose-sites", action="store_true", help=f"log the vertex ids the site rules pick on {SITE_REFERENCE_SHAPE}"
+    )
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
+    if args.choose_sites:
+        for name, vid in choose_site_vertices().items():
+            recorded = site(name).vertex_ids.get("anny")
+            log.info("%-20s anny = %d  (recorded: %s)", name, vid, recorded)
+        return 0
     names = args.shapes or list(shape_names())
     try:
         for name in names:
@@ -338,8 +365,8 @@ def main(argv: list[str] | None = None) -> int:
             )  # fmt: skip
             if args.check_sites:
                 rest = anny_rest(dict(zip(asset.shape_param_names, asset.shape_params, strict=True)))
-                for site, dist in check_sites(rest, asset.rest_joints_m).items():
-                    log.info("  %-20s rule lands %.1f cm from the recorded vertex", site, dist * 100)
+                for name_, dist in check_sites(rest, asset.rest_joints_m).items():
+                    log.info("  %-20s rule lands %.1f cm from the recorded vertex", name_, dist * 100)
     except Text2ImuError as err:
         log.error("%s", err)
         return 2

@@ -233,7 +233,9 @@ def compile_smpl_shape(
     path = arrays.path
     problems = closed_surface_problems(arrays.faces)
     if problems:
-        raise FormatError(f"{path}: the mesh is not a closed surface, so it has no volume: " + "; ".join(problems))
+        raise FormatError(
+            f"{path}: the mesh is not a closed surface, so it has no volume: " + "; ".join(problems)
+        )
     density = body_density_kg_m3() if density_kg_m3 is None else float(density_kg_m3)
     fit: BetaFit = fit_betas(model, shape.height_m, shape.weight_kg, density_kg_m3=density)
     verts, joints = rest_body(model, fit.betas)
@@ -346,7 +348,9 @@ def compile_smpl_assets(
     loaded = {}
     for gender in sorted(set(uses.values())):
         loaded[gender] = load_smpl(models[gender], gender, cache_dir=cache_dir)
-    assets = [compile_smpl_shape(loaded[uses[s.name]], s, density_kg_m3=density_kg_m3, sites=sites) for s in wanted]
+    assets = [
+        compile_smpl_shape(loaded[uses[s.name]], s, density_kg_m3=density_kg_m3, sites=sites) for s in wanted
+    ]
     written = []
     for asset in assets:
         path = asset.save(out / f"{asset.shape}.npz")
@@ -370,7 +374,9 @@ def main(argv: list[str] | None = None) -> int:
     )  # fmt: skip
     parser.add_argument("--out", type=Path, default=None, help=f"output folder (default: ${ASSETS_ENV})")
     parser.add_argument("--shapes", nargs="+", default=None, help="Table I shapes (default: all eight)")
-    parser.add_argument("--cache-dir", type=Path, default=None, help="where .pkl models are converted to .npz")
+    parser.add_argument(
+        "--cache-dir", type=Path, default=None, help="where .pkl models are converted to .npz"
+    )
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
     try:

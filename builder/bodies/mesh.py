@@ -127,7 +127,8 @@ def ray_first_hit(
     q = np.cross(s, e1)
     w = (q @ d) * inv
     t = np.einsum("ij,ij->i", e2, q) * inv
-    hit = ok & (u >= 0) & (w >= 0) & (u + w <= 1) & (t > 1e-9)
+    eps = 1e-9  # a ray along an edge (e.g. the body's midline) must hit one of the two triangles
+    hit = ok & (u >= -eps) & (w >= -eps) & (u + w <= 1 + eps) & (t > 1e-9)
     if not hit.any():
         return None
     idx = np.flatnonzero(hit)

@@ -144,24 +144,24 @@ def fit_betas(
     beta = np.zeros(model.num_betas)
     r, jac = residual(beta, True)
     it = 0
-    for it in range(1, max_iter + 1):  # noqa: B007 - reported
-        if abs(r[0]) < tol_height_m and abs(r[1]) < tol_weight_kg:
-            it -= 1
-            break
-        js = jac / scale[:, None]
-        rs = r / scale
-        # minimum-norm point of the linearised constraints  js (x - beta) = -rs
-        target_lin = js @ beta - rs
-        x = js.T @ np.linalg.lstsq(js @ js.T, target_lin, rcond=None)[0]
+    while it < max_iter and not (abs(r[0]) < tol_height_m and abs(r[1]) < tol_weight_kg):
+        js, rs = jac / scale[:, None], r / scale
+        # minimum-norm point x of the linearised targets: js (x - beta) = -rs
+        x = js.T @ np.linalg.lstsq(js @ js.T, js @ beta - rs, rcond=None)[0]
         step = x - beta
         merit = np.linalg.norm(rs)
-        for _ in range(30):
+        for _ in range(30):  # halve the step until it reduces the target error
             r_new, _ = residual(beta + step, False)
-            if np.linalg.norm(r_new / scale) < merit or np.linalg.norm(step) < 1e-12:
+            if np.linalg.norm(r_new / scale) < merit:
                 break
             step *= 0.5
+        if (
+            np.linalg.norm(step) < 1e-10
+        ):  # no progress possible: the targets are out of the shape space's reach
+            break
         beta = beta + step
         r, jac = residual(beta, True)
+        it += 1
     h, w = body_measures(model, beta, density_kg_m3)
     fit = BetaFit(
         betas=beta,
@@ -175,9 +175,16 @@ def fit_betas(
     if not fit.within_tolerance:
         log.warning(
             "%s: betas reach %.4f m / %.2f kg, not the targets %.4f m / %.2f kg",
-            model.arrays.path.name, h, w, height_m, weight_kg,
+            model.arrays.path.name,
+            h,
+            w,
+            height_m,
+            weight_kg,
         )
     if np.abs(beta).max(initial=0) > TYPICAL_BETA_LIMIT:
-        log.warning("%s: fitted betas reach |beta| = %.1f (beyond typical bodies)", model.arrays.path.name,
-                    np.abs(beta).max())
+        log.warning(
+            "%s: fitted betas reach |beta| = %.1f (beyond typical bodies)",
+            model.arrays.path.name,
+            np.abs(beta).max(),
+        )
     return fit

@@ -157,87 +157,20 @@ def _open_npz_arrays(path: Path) -> tuple[dict[str, np.ndarray], str | None]:
     return arrays, gender
 
 
-class _ChumpyStandIn:
-    """Takes the place of any chumpy class while unpickling; keeps the pickled state (``x`` is the array)."""
-
-    def __init__(self, *args, **kwargs) -> None:
-        self.state: object = None
-
-    def __setstate__(self, state: object) -> None:
-        self.state = state
-
-
-def _scipy_sparse(name: str):
-    import scipy.sparse
-
-    return getattr(scipy.sparse, name)
-
-
-_NUMPY_GLOBALS = {"_reconstruct", "scalar", "ndarray", "dtype", "_frombuffer"}
-_SPARSE_CLASSES = {"csc_matrix", "csr_matrix", "coo_matrix"}
-
-
-class _RestrictedUnpickler(pickle.Unpickler):
-    """Resolves numpy arrays, scipy sparse matrices and chumpy objects (as stand-ins); refuses everything else."""
-
-    def find_class(self, module: str, name: str):
-        root = module.split(".")[0]
-        if root == "chumpy":
-            return _ChumpyStandIn
-        if module in ("copy_reg", "copyreg") and name == "_reconstructor":
-            import copyreg
-
-            return copyreg._reconstructor
-        if module in ("__builtin__", "builtins") and name in ("object", "set", "frozenset", "list", "dict"):
-            import builtins
-
-            return getattr(builtins, name)
-        if module == "_codecs" and name == "encode":  # bytes in protocol-2 pickles written by Python 3
-            import codecs
-
-            return codecs.encode
-        if root == "numpy" and name in _NUMPY_GLOBALS:
-            if name in ("ndarray", "dtype"):
-                return getattr(np, name)
-            # numpy.core was renamed numpy._core in numpy 2; old pickles name the former
-            for mod in ("numpy._core.multiarray", "numpy._core.numeric", "numpy.core.multiarray"):
-                try:
-                    return getattr(importlib.import_module(mod), name)
-                except (ImportError, AttributeError):
-                    continue
-        if root == "scipy" and ".sparse" in module and name in _SPARSE_CLASSES:
-            return _scipy_sparse(name)
-        raise pickle.UnpicklingError(f"it refers to {module}.{name}, which an SMPL model file never does")
-
-
-def _unwrap(value: object, key: str, path: Path) -> np.ndarray:
-    """A pickled value (ndarray, chumpy stand-in, scipy sparse) -> dense numpy array."""
-    seen = 0
-    while isinstance(value, _ChumpyStandIn):
-        state = value.state
-        if not isinstance(state, dict) or "x" not in state:
-            raise FormatError(
-                f"{path}: '{key}' is a chumpy expression, not a stored array; it cannot be evaluated without "
-                "chumpy (convert the file with chumpy installed, or use smplx's .npz files)"
-            )
-        value = state["x"]
-        seen += 1
-        if seen > 8:
-            raise FormatError(f"{path}: '{key}' nests chumpy objects too deeply")
-    if hasattr(value, "toarray"):  # scipy sparse
-        value = value.toarray()
-    try:
-        return np.asarray(value)
-    except (TypeError, ValueError) as err:
-        raise FormatError(f"{path}: '{key}' is not an array ({type(value).__name__})") from err
-
-
 def read_pkl_arrays(path: Path) -> tuple[dict[str, np.ndarray], str | None]:
     """The required arrays of a (chumpy) ``.pkl`` SMPL model, without importing chumpy or running its code."""
     try:
         with open(path, "rb") as f:
             raw = _RestrictedUnpickler(f, encoding="latin1").load()
-    except (pickle.UnpicklingError, EOFError, ValueError, TypeError, AttributeError, ImportError, IndexError) as err:
+    except (
+        pickle.UnpicklingError,
+        EOFError,
+        ValueError,
+        TypeError,
+        AttributeError,
+        ImportError,
+        IndexError,
+    ) as err:
         raise FormatError(f"{path}: not an SMPL model pickle ({err})") from err
     if not isinstance(raw, dict):
         raise FormatError(f"{path}: not an SMPL model pickle (holds a {type(raw).__name__}, not a dict)")
@@ -305,7 +238,9 @@ def _checked(arrays: dict[str, np.ndarray], path: Path) -> dict[str, np.ndarray]
     problems = array_problems(arrays)
     if problems:
         raise FormatError(f"{path}: not a usable SMPL-family model: " + "; ".join(problems))
-    out = {k: np.asarray(arrays[k], dtype=np.float64) for k in REQUIRED_KEYS if k not in ("kintree_table", "f")}
+    out = {
+        k: np.asarray(arrays[k], dtype=np.float64) for k in REQUIRED_KEYS if k not in ("kintree_table", "f")
+    }
     out["kintree_table"] = np.asarray(arrays["kintree_table"]).astype(np.int64)
     out["f"] = np.asarray(arrays["f"]).astype(np.int64)
     return out
@@ -470,7 +405,9 @@ def load_smpl(
         raise FormatError(f"unknown gender {gender!r}; expected one of {', '.join(GENDERS)}")
     arrays = read_body_model(path, cache_dir)
     if arrays.n_joints != 24:
-        raise FormatError(f"{arrays.path}: has {arrays.n_joints} joints ({arrays.kind}); an SMPL model has 24")
+        raise FormatError(
+            f"{arrays.path}: has {arrays.n_joints} joints ({arrays.kind}); an SMPL model has 24"
+        )
     check_gender(arrays, gender)
     used = gender or arrays.gender or "neutral"
     nb = min(num_betas, arrays.n_betas)
