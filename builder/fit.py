@@ -19,9 +19,10 @@ product), built with the same rule on the observed and on the rest joints, so th
 reproduced exactly and the secondary resolves the twist:
 
 - pelvis (0) and spine3 (9), which carry three bones each: the weighted best-fit rotation (Kabsch) of the rest
-  child offsets onto the observed ones (pelvis: both hips and spine1, weights 4, 4, 13 = joints hanging below
-  each; spine3: neck and both collars, weights 2, 4, 4). The hip line sets the yaw about the spine, the spine
-  the tilt; exact when the body's torso shape equals the motion's.
+  child offsets onto the observed ones, rescaled to the rest lengths. Pelvis: points pelvis, both hips and
+  spine1, weights 1, 4, 4, 13 (joints hanging below each), about their weighted centroids, since the root may
+  move too (:func:`root_position`); spine3: neck and both collars, weights 2, 4, 4, about the spine3 joint. The
+  hip line sets the yaw about the spine, the spine the tilt; exact when the body's torso shape is the motion's.
 - spine1 (3) and spine2 (6): primary the bone up the spine, secondary the body's left axis interpolated
   between pelvis and spine3 (2:1 and 1:2), so torso twist is spread over the spine.
 - neck (12): primary neck->head, secondary spine3's left axis. Collars (13, 14): primary collar->shoulder,
@@ -39,9 +40,13 @@ reproduced exactly and the secondary resolves the twist:
 
 The IK is exact for positions when the body's proportions equal the motion's (every single-child bone direction
 is matched; the two three-bone segments are matched when their shape agrees). Otherwise only the pelvis and
-spine3 triangles differ, and their descendants shift with them; :func:`refine_pose` (``refine=True``) then runs a
-short deterministic L-BFGS over per-frame axis-angle corrections and root offsets on the squared joint error
-against the reference plus temporal smoothness.
+spine3 triangles differ, and their descendants shift with them. Skeletons place these joints differently: SMPL's
+hips (so HumanML3D's) sit about 7 cm below its pelvis joint and 12 cm apart, Anny's 1.5 cm below and 21 cm
+apart, so the reference's upper body stands some 6 cm higher above the hips than any rigid Anny pelvis allows.
+That gap sets a floor on the error against the reference. :func:`~text2imu.builder.fit_refine.refine_pose`
+(``refine=True``) runs a
+short deterministic L-BFGS over per-frame axis-angle corrections and root offsets on the joint error against the
+reference plus temporal smoothness; it trades limb orientation for joint position, so it is off by default.
 
 ``python -m text2imu.builder.fit --report`` prints the mean per-joint position error on the HumanML3D sample for
 the average body shapes.
@@ -55,7 +60,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from .errors import MotionError
-from .rotations import axis_angle_to_matrix, quat_between, quat_rotate
+from .rotations import quat_between, quat_rotate
 from .skeleton import N_JOINTS, skeleton
 
 log = logging.getLogger(__name__)
@@ -73,9 +78,6 @@ W_LEG = 0.1
 W_ARM = 0.1
 _KABSCH = {0: ((1, 2, 3), (4.0, 4.0, 13.0)), 9: ((12, 13, 14), (2.0, 4.0, 4.0))}
 PELVIS_WEIGHT = 1.0
-SHIFT_UNIT_M = 0.1
-HUBER_M = 0.001
-POS_UNIT_M = 0.01
 _X, _Y, _Z = np.eye(3)
 _EPS = 1e-9
 
@@ -161,7 +163,9 @@ def kabsch(rest: np.ndarray, observed: np.ndarray, weights: np.ndarray) -> np.nd
     return np.swapaxes(vt, -1, -2) @ (fix[..., None] * np.swapaxes(u, -1, -2))
 
 
-def _swing_carried(parent_rot: np.ndarray, a_rest: np.ndarray, a_obs: np.ndarray, p_rest: np.ndarray) -> np.ndarray:
+def _swing_carried(
+    parent_rot: np.ndarray, a_rest: np.ndarray, a_obs: np.ndarray, p_rest: np.ndarray
+) -> np.ndarray:
     """Carry the rest vector ``p_rest`` (3,) by the minimal swing of a bone from its rest direction ``a_rest`` (3,)
     to ``a_obs`` (T, 3), measured in the parent's frame ``parent_rot`` (T, 3, 3); returns (T, 3) in the world."""
     a_local = np.einsum("tba,tb->ta", parent_rot, a_obs)
@@ -328,91 +332,14 @@ def fit_motion(
     rotations = solve_ik(target, rest_joints_m)
     root = root_position(target, rest_joints_m, rotations)
     if refine:
+        from .fit_refine import refine_pose
+
         rotations, root = refine_pose(rotations, root, rest_joints_m, target, iterations=iterations)
     body = forward_kinematics(rotations, rest_joints_m, root)
     return BodyPose(rotations=rotations, joints_m=body, target_m=target, scale=scale, refined=refine)
 
 
-def _torch_rotate(aa, v):
-    """torch (..., 3) rotation vectors applied to (..., 3) vectors (Rodrigues; finite gradients at zero)."""
-    import torch
+if __name__ == "__main__":  # pragma: no cover
+    from .fit_refine import report_main
 
-    t2 = (aa * aa).sum(-1, keepdim=True)
-    small = t2 < 1e-8
-    t = torch.sqrt(torch.where(small, torch.ones_like(t2), t2))
-    a = torch.where(small, 1 - t2 / 6, torch.sin(t) / t)
-    b = torch.where(small, 0.5 - t2 / 24, (1 - torch.cos(t)) / (t * t))
-    k = torch.linalg.cross(aa, v, dim=-1)
-    return v + a * k + b * torch.linalg.cross(aa, k, dim=-1)
-
-
-def refine_pose(
-    rotations: np.ndarray,
-    root_m: np.ndarray,
-    rest_joints_m: np.ndarray,
-    target_m: np.ndarray,
-    *,
-    iterations: int = 40,
-    smooth_weight: float = 1.0,
-    prior_weight: float = 0.01,
-) -> tuple[np.ndarray, np.ndarray]:
-    """Refine an IK solution on joint error: returns ((T, 22, 3, 3) rotations, (T, 3) root in metres).
-
-    Unknowns: a world-frame axis-angle correction d per frame and segment with a joint below it,
-    ``R' = exp(d) R`` (leaf segments follow their source segment), and a root offset e per frame. Loss,
-    minimised by ``iterations`` steps of scipy's L-BFGS-B with torch gradients (float64, deterministic):
-
-        mean_t,j |FK - target|^2 / (1 cm)^2
-        + smooth_weight * (mean |d[t+1] - d[t]|^2 / (0.05 rad)^2 + mean |e[t+1] - e[t]|^2 / (1 cm)^2)
-        + prior_weight * mean |d|^2 / (0.05 rad)^2
-
-    The small prior keeps the twist of single-child segments, which no joint error sees, at the IK's.
-    """
-    import torch
-    from scipy.optimize import minimize
-
-    rest = np.asarray(rest_joints_m, dtype=np.float64)
-    rot = np.asarray(rotations, dtype=np.float64)
-    segs = np.unique(PARENTS[1:])  # segments with a joint below them
-    slot = np.searchsorted(segs, PARENTS[1:])  # bone c (1..21) -> its segment's slot
-    bones0 = torch.from_numpy(np.einsum("tcab,cb->tca", rot[:, PARENTS[1:]], rest[1:] - rest[PARENTS[1:]]))
-    anc = torch.from_numpy(ANCESTORS)
-    slot_t = torch.from_numpy(slot)
-    root0 = torch.from_numpy(np.asarray(root_m, dtype=np.float64))
-    target = torch.from_numpy(np.asarray(target_m, dtype=np.float64))
-    n, m = rot.shape[0], len(segs)
-    ang, pos = 0.05**2, 0.01**2
-
-    def joints_of(x):
-        x = x.reshape(n, m + 1, 3)
-        delta, shift = x[:, :m], x[:, m] * SHIFT_UNIT_M
-        bones = _torch_rotate(delta[:, slot_t], bones0)
-        return delta, shift, (root0 + shift)[:, None] + torch.einsum("ck,tka->tca", anc, bones)
-
-    def loss_and_grad(x):
-        xt = torch.from_numpy(x).requires_grad_(True)
-        delta, shift, joints = joints_of(xt)
-        err = torch.sqrt(((joints - target) ** 2).sum(-1) + HUBER_M**2) - HUBER_M
-        loss = err.mean() / POS_UNIT_M + prior_weight * (delta**2).sum(-1).mean() / ang
-        if n > 1:
-            smooth = ((delta[1:] - delta[:-1]) ** 2).sum(-1).mean() / ang
-            loss = loss + smooth_weight * (smooth + ((shift[1:] - shift[:-1]) ** 2).sum(-1).mean() / pos)
-        loss.backward()
-        return float(loss.detach()), xt.grad.numpy().copy()
-
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)  # tensors of a few thousand numbers: threads only contend (10x slower on 2 cores)
-    try:
-        res = minimize(
-            loss_and_grad, np.zeros(n * (m + 1) * 3), jac=True, method="L-BFGS-B",
-            options={"maxiter": iterations, "maxcor": 10, "ftol": 1e-15, "gtol": 1e-12},
-        )  # fmt: skip
-    finally:
-        torch.set_num_threads(threads)
-    log.debug("refinement: %d iterations, loss %.4g (%s)", res.nit, res.fun, res.message)
-    x = res.x.reshape(n, m + 1, 3)
-    out = rot.copy()
-    out[:, segs] = axis_angle_to_matrix(x[:, :m]) @ rot[:, segs]
-    for leaf, src in LEAF_SOURCE.items():
-        out[:, leaf] = out[:, src]
-    return out, np.asarray(root_m, dtype=np.float64) + x[:, m] * SHIFT_UNIT_M
+    raise SystemExit(report_main())

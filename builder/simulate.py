@@ -117,7 +117,9 @@ def simulate_motion(
     get_noise_preset(noise)
     seeds = [site_seed(seed, s) for s in sites]
     pose = fit_motion(motion.joints_m, body.rest_joints_m, refine=refine)
-    log.debug("fit to %s/%s: scale %.3f, MPJPE %.4f m", body.body_model, body.shape, pose.scale, pose.mpjpe_m())
+    log.debug(
+        "fit to %s/%s: scale %.3f, MPJPE %.4f m", body.body_model, body.shape, pose.scale, pose.mpjpe_m()
+    )
     positions, rotations = site_frames(body, pose.rotations, pose.joints_m, idx)
     signals = simulate_imu(positions, rotations, motion.fps, method=method, rate_hz=rate_hz)
     out = {}
@@ -142,7 +144,9 @@ def write_imu_npz(path: str | Path, signals: Mapping[str, ImuSignals], meta: Map
     arrays: dict[str, np.ndarray] = {
         "sites": np.array(list(signals), dtype=str),
         "rate_hz": np.array(rates.pop(), dtype=np.float64),
-        "meta_json": np.array(json.dumps({"format_version": IMU_FORMAT_VERSION, **(meta or {})}, sort_keys=True)),
+        "meta_json": np.array(
+            json.dumps({"format_version": IMU_FORMAT_VERSION, **(meta or {})}, sort_keys=True)
+        ),
     }
     for site, sig in signals.items():
         for name in IMU_FIELDS:

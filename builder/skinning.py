@@ -96,7 +96,9 @@ def skin_vertices(
     return np.einsum("tvab,vb->tva", m, np.asarray(vertices_m, dtype=np.float64)) + t
 
 
-def skin_patches(asset, rotations: np.ndarray, joints_m: np.ndarray, sites: np.ndarray | None = None) -> np.ndarray:
+def skin_patches(
+    asset, rotations: np.ndarray, joints_m: np.ndarray, sites: np.ndarray | None = None
+) -> np.ndarray:
     """Skin the site patches of ``asset`` (a BodyAsset).
 
     Args:

@@ -114,9 +114,25 @@ def test_gender_from_file_names(tmp_path, name, gender):
     assert gender_from_name(tmp_path / name) == gender
 
 
-def test_gender_mismatch_is_an_error_naming_the_file(models):
+def test_gender_mismatch_is_an_error_naming_the_file(models, tmp_path):
     with pytest.raises(FormatError, match=r"SMPL_FEMALE\.npz.*female model.*male model"):
         load_smpl(models["female"], "male")
+    out = tmp_path / "out"
+    assert cs.main(["--model", f"male={models['female']}", "--out", str(out)]) == 2
+    assert not out.exists()
+
+
+def test_python2_era_pickle_names_resolve(models, tmp_path):
+    """Official files were pickled by Python 2 with numpy.core / scipy.sparse.csc module names."""
+    raw = models["male"].read_bytes()
+    old = raw.replace(b"numpy._core.multiarray", b"numpy.core.multiarray").replace(
+        b"scipy.sparse._csc", b"scipy.sparse.csc"
+    )
+    assert old != raw
+    legacy = tmp_path / "SMPL_MALE.pkl"
+    legacy.write_bytes(old)
+    model = load_smpl(legacy, "male", cache_dir=tmp_path / "cache")
+    np.testing.assert_allclose(model.arrays.J_regressor, tiny_model("male")["J_regressor"])
 
 
 # ---------------------------------------------------------------------------------------------------------------
@@ -223,6 +239,10 @@ def test_unreachable_or_implausible_targets_are_reported_not_hidden(tmp_path, fe
     fit = fit_betas(load_smpl(rigid), 1.5, 50.0)
     assert not fit.within_tolerance and fit.height_residual_m > 0.2 and fit.iterations < 5
     assert "not the targets" in caplog.text
+    out = tmp_path / "out"
+    with pytest.raises(Text2ImuError, match="wanted, within 0.5 cm / 1 kg"):
+        cs.compile_smpl_assets({"neutral": rigid}, out, shapes=["female_short"])
+    assert not out.exists()
     caplog.clear()
     fit = fit_betas(female, 3.0, 20.0)  # the linear shape space gets there, but only with absurd betas
     assert np.abs(fit.betas).max() > 5 and "beyond typical bodies" in caplog.text

@@ -96,7 +96,8 @@ def test_straight_arm_keeps_the_torso_twist():
     joints = fit.forward_kinematics(rot, REST_JOINTS_M, REST_JOINTS_M[None, 0])
     ik = fit.solve_ik(joints, REST_JOINTS_M)
     err = angle_deg(ik[0], rot[0])
-    assert err.max() < 0.5  # the synthetic rest knees are slightly bent: their hinge term is a 0.2 degree bias
+    # the synthetic rest knees are slightly bent: their hinge term is a 0.2 degree bias
+    assert err.max() < 0.5
     assert err[[0, 3, 6, 9, 12, 13, 14, 16, 17, 18, 19]].max() < 1e-6
 
 

@@ -20,6 +20,7 @@ from . import __version__
 COMMAND_MODULES: tuple[str, ...] = (
     "text2imu.builder.cli_motion",
     "text2imu.builder.bodies.cli_bodies",
+    "text2imu.builder.cli_simulate",
 )
 
 log = logging.getLogger("text2imu")

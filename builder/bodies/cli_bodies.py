@@ -21,7 +21,9 @@ def register(sub: argparse._SubParsersAction) -> None:
     bsub = p.add_subparsers(dest="bodies_command", metavar="ACTION", parser_class=type(p))
     bsub.required = True
 
-    lst = bsub.add_parser("list", help="Table I shapes: target and reached height and weight per compiled asset")
+    lst = bsub.add_parser(
+        "list", help="Table I shapes: target and reached height and weight per compiled asset"
+    )
     lst.add_argument("--body", choices=BODY_MODELS, help="only this body model (default: all with assets)")
     lst.set_defaults(func=cmd_list)
 
@@ -62,8 +64,12 @@ def cmd_list(args: argparse.Namespace) -> int:
     models = (args.body,) if args.body else BODY_MODELS
     rows = shape_rows(models)
     if not rows:
-        raise FormatError(f"no compiled body assets for {', '.join(models)} under {asset_path('x', 'y').parent.parent}")
-    print(f"{'body':6s} {'shape':16s} {'height cm':>10s} {'(target)':>9s} {'weight kg':>10s} {'(target)':>9s}")
+        raise FormatError(
+            f"no compiled body assets for {', '.join(models)} under {asset_path('x', 'y').parent.parent}"
+        )
+    print(
+        f"{'body':6s} {'shape':16s} {'height cm':>10s} {'(target)':>9s} {'weight kg':>10s} {'(target)':>9s}"
+    )
     for r in rows:
         print(
             f"{r['body_model']:6s} {r['shape']:16s} {r['height_cm']:10.2f} {r['target_height_cm']:9.1f} "
@@ -85,6 +91,5 @@ def cmd_draw(args: argparse.Namespace) -> int:
     from .draw import draw_body_sites
 
     body_shape(args.shape)  # "did you mean" before anything heavy
-    out = draw_body_sites(args.body, args.shape, args.out)
-    log.info("wrote %s", out)
+    draw_body_sites(args.body, args.shape, args.out)
     return 0

@@ -99,7 +99,9 @@ def adult_age_phenotype(years: float = ADULT_AGE_YEARS) -> float:
 
     path = Path(anny.__file__).parent / "data" / "shape_calibration" / "boys.pth"
     mapping = torch.load(path, weights_only=True, map_location="cpu")["morphological_age_mapping"]
-    return float(np.interp(years, mapping["morphological_age_anchors"].numpy(), mapping["anny_age_anchors"].numpy()))
+    return float(
+        np.interp(years, mapping["morphological_age_anchors"].numpy(), mapping["anny_age_anchors"].numpy())
+    )
 
 
 def phenotypes_for(sex: str, height: float, build: float) -> dict[str, float]:
@@ -189,7 +191,12 @@ def fit_shape(shape: BodyShape, density_kg_m3: float) -> AnnyFit:
         return [(h - shape.height_m) / 0.001, (w - shape.weight_kg) / 0.1]  # in mm and in 100 g
 
     sol = least_squares(
-        residuals, x0=[0.4, 0.2], bounds=([0.0, -1.0], [1.0, BUILD_MAX]), diff_step=1e-4, xtol=1e-12, ftol=1e-12
+        residuals,
+        x0=[0.4, 0.2],
+        bounds=([0.0, -1.0], [1.0, BUILD_MAX]),
+        diff_step=1e-4,
+        xtol=1e-12,
+        ftol=1e-12,
     )
     pheno = phenotypes_for(shape.sex, float(sol.x[0]), float(sol.x[1]))
     h, w = measure(anny_rest(pheno, center=False), density_kg_m3)
@@ -213,9 +220,13 @@ def bone_segments(bone_labels: tuple[str, ...]) -> np.ndarray:
     table = _rig_map()
     seg = np.full(len(bone_labels), -1)
     for b, label in enumerate(bone_labels):
-        hits = [j for j, n in enumerate(names) if any(fnmatch.fnmatchcase(label, p) for p in table[n]["bones"])]
+        hits = [
+            j for j, n in enumerate(names) if any(fnmatch.fnmatchcase(label, p) for p in table[n]["bones"])
+        ]
         if len(hits) != 1:
-            raise FormatError(f"anny_skeleton.toml: Anny bone {label} matches segments {[names[h] for h in hits]}")
+            raise FormatError(
+                f"anny_skeleton.toml: Anny bone {label} matches segments {[names[h] for h in hits]}"
+            )
         seg[b] = hits[0]
     return seg
 
@@ -335,12 +346,18 @@ def choose_site_vertices() -> dict[str, int]:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m text2imu.builder.bodies.compile_anny", description=__doc__)
+    parser = argparse.ArgumentParser(
+        prog="python -m text2imu.builder.bodies.compile_anny", description=__doc__
+    )
     parser.add_argument("--shapes", nargs="+", default=None, help="Table I shapes (default: all eight)")
-    parser.add_argument("--out", type=Path, default=None, help="output folder (default: the package's assets/anny)")
+    parser.add_argument(
+        "--out", type=Path, default=None, help="output folder (default: the package's assets/anny)"
+    )
     parser.add_argument("--check-sites", action="store_true", help="log rule-vs-recorded site distances")
     parser.add_argument(
-        "--choose-sites", action="store_true", help=f"log the vertex ids the site rules pick on {SITE_REFERENCE_SHAPE}"
+        "--choose-sites",
+        action="store_true",
+        help=f"log the vertex ids the site rules pick on {SITE_REFERENCE_SHAPE}",
     )
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")

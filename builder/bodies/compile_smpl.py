@@ -39,7 +39,15 @@ from .asset import BodyAsset
 from .mesh import closed_surface_problems, mesh_height_m, mesh_volume_m3, one_ring
 from .shapes import BodyShape, body_density_kg_m3, body_shape, shape_names
 from .smpl_fit import BetaFit, fit_betas
-from .smpl_model import GENDERS, SMPL_VERTEX_COUNT, SmplModel, gender_from_name, load_smpl, read_body_model
+from .smpl_model import (
+    GENDERS,
+    SMPL_VERTEX_COUNT,
+    SmplModel,
+    check_gender,
+    gender_from_name,
+    load_smpl,
+    read_body_model,
+)
 
 log = logging.getLogger(__name__)
 
@@ -228,6 +236,7 @@ def compile_smpl_shape(
         sites: site name -> vertex id, overriding sites.toml (e.g. for a test mesh).
     Raises:
         FormatError: the mesh is not closed, is wound inwards, or does not stand in SMPL's frame.
+        Text2ImuError: the betas cannot reach the shape within 0.5 cm and 1 kg.
     """
     arrays = model.arrays
     path = arrays.path
@@ -238,6 +247,11 @@ def compile_smpl_shape(
         )
     density = body_density_kg_m3() if density_kg_m3 is None else float(density_kg_m3)
     fit: BetaFit = fit_betas(model, shape.height_m, shape.weight_kg, density_kg_m3=density)
+    if not fit.within_tolerance:
+        raise Text2ImuError(
+            f"{path}: betas reach {fit.height_m * 100:.1f} cm / {fit.weight_kg:.1f} kg for {shape.name} "
+            f"({shape.height_cm} cm / {shape.weight_kg} kg wanted, within 0.5 cm / 1 kg)"
+        )
     verts, joints = rest_body(model, fit.betas)
     problems = frame_problems(joints)
     if mesh_volume_m3(verts, arrays.faces) <= 0:
@@ -344,6 +358,8 @@ def compile_smpl_assets(
     out = smpl_assets_dir(out_dir)
     _refuse_package_folder(out)
     wanted = [body_shape(n) for n in (shapes or shape_names())]
+    for gender, file in models.items():  # every given file, also one that no requested shape uses
+        check_gender(read_body_model(file, cache_dir), gender)
     uses = {s.name: model_for(s, models) for s in wanted}
     loaded = {}
     for gender in sorted(set(uses.values())):
@@ -381,8 +397,6 @@ def main(argv: list[str] | None = None) -> int:
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
     try:
         models = parse_model_specs(args.model)
-        for file in models.values():  # every given file is checked, also one no requested shape uses
-            read_body_model(file, args.cache_dir)
         compile_smpl_assets(models, args.out, shapes=args.shapes, cache_dir=args.cache_dir)
     except Text2ImuError as err:
         log.error("%s", err)

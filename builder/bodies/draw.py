@@ -69,17 +69,18 @@ def draw_mesh_sites(
         the path written.
     """
     import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
     from matplotlib.collections import PolyCollection
+    from matplotlib.figure import Figure
 
     vertices = np.asarray(vertices, dtype=np.float64)
     faces = np.asarray(faces)
     fn = face_normals(vertices, faces)
     vn = vertex_normals(vertices, faces)
-    colours = plt.get_cmap("tab20")(np.linspace(0, 1, max(len(site_names), 1), endpoint=False))
-    fig, axes = plt.subplots(1, len(VIEWS), figsize=(5.2 * len(VIEWS), 8.5))
+    colours = matplotlib.colormaps["tab20"](np.linspace(0, 1, max(len(site_names), 1), endpoint=False))
+    fig = Figure(figsize=(5.2 * len(VIEWS), 8.5))  # Agg canvas, no pyplot state
+    FigureCanvasAgg(fig)
+    axes = fig.subplots(1, len(VIEWS))
     for ax, (name, view, right) in zip(axes, VIEWS, strict=True):
         up = np.array([0.0, 1.0, 0.0])
         visible = fn @ view > 0
@@ -89,9 +90,8 @@ def draw_mesh_sites(
         poly = np.stack([tri @ right, tri @ up], axis=-1)[order]
         light = view + 0.5 * up  # a lamp above the camera
         grey = (0.3 + 0.65 * np.clip(fn[visible] @ (light / np.linalg.norm(light)), 0, 1))[order]
-        ax.add_collection(
-            PolyCollection(poly, facecolors=np.stack([grey * 0.93, grey * 0.85, grey * 0.78], 1), edgecolors="none")
-        )
+        rgb = np.stack([grey * 0.93, grey * 0.85, grey * 0.78], 1)
+        ax.add_collection(PolyCollection(poly, facecolors=rgb, edgecolors=rgb, linewidths=0.3, antialiased=False))
         if joints is not None and name == "front":
             ax.plot(joints @ right, joints @ up, "x", color="k", ms=4, alpha=0.6)
         for k, (site, vid) in enumerate(zip(site_names, site_vertex_ids, strict=True)):
@@ -112,7 +112,6 @@ def draw_mesh_sites(
     out_png = Path(out_png)
     out_png.parent.mkdir(parents=True, exist_ok=True)
     fig.savefig(out_png, dpi=110)
-    plt.close(fig)
     log.info("wrote %s", out_png)
     return out_png
 

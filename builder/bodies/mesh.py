@@ -79,7 +79,9 @@ def one_ring(faces: np.ndarray, vertex: int) -> tuple[np.ndarray, np.ndarray]:
     faces = np.asarray(faces)
     incident = faces[(faces == vertex).any(axis=1)]
     if len(incident) < 3:
-        raise FormatError(f"vertex {vertex} has {len(incident)} incident faces; not an interior surface vertex")
+        raise FormatError(
+            f"vertex {vertex} has {len(incident)} incident faces; not an interior surface vertex"
+        )
     # Rotate each face so that the centre vertex comes first: (vertex, a, b) with a -> b counter-clockwise.
     pairs = {}
     for f in incident:

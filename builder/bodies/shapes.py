@@ -60,7 +60,9 @@ def _table() -> tuple[tuple[BodyShape, ...], float]:
                 weight_kg=float(row["weight_kg"]),
             )
             if shape.sex not in SEXES:
-                raise FormatError(f"{path}: shape {shape.name} has sex {shape.sex!r}, expected one of {SEXES}")
+                raise FormatError(
+                    f"{path}: shape {shape.name} has sex {shape.sex!r}, expected one of {SEXES}"
+                )
             if not (50 < shape.height_cm < 250 and 10 < shape.weight_kg < 300):
                 raise FormatError(f"{path}: shape {shape.name} has an implausible height or weight")
             shapes.append(shape)

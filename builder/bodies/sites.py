@@ -86,7 +86,9 @@ def _load() -> tuple[Site, ...]:
                 rules[key[: -len("_rule")]] = dict(value)
             elif key not in _TEXT_KEYS:
                 if not isinstance(value, int) or isinstance(value, bool) or value < 0:
-                    raise FormatError(f"{path}: site {name}: {key} must be a vertex index (a non-negative integer)")
+                    raise FormatError(
+                        f"{path}: site {name}: {key} must be a vertex index (a non-negative integer)"
+                    )
                 ids[key] = value
         out.append(
             Site(

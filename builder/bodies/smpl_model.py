@@ -6,9 +6,9 @@ SMPL is licensed: nothing here downloads or ships a model file. Users point at t
   ``allow_pickle=False`` (only the arrays listed in :data:`REQUIRED_KEYS` are touched, so other object-valued
   members do no harm).
 * ``.pkl`` (the official SMPL downloads, e.g. ``basicModel_f_lbs_10_207_0_v1.0.0.pkl`` or ``SMPL_FEMALE.pkl``):
-  they hold ``chumpy`` arrays and a scipy sparse ``J_regressor``. They are read with a restricted unpickler that
-  only resolves numpy, scipy.sparse and chumpy classes; chumpy objects become a stand-in whose ``x`` (the
-  underlying numpy array) is taken, so chumpy is never imported. The result is written once, as a plain ``.npz``,
+  they hold ``chumpy`` arrays and a scipy sparse ``J_regressor``. They are read with a restricted unpickler
+  (:mod:`~text2imu.builder.bodies.smpl_pkl`) that only resolves numpy, scipy.sparse and chumpy classes; chumpy
+  objects become a stand-in whose ``x`` (the underlying numpy array) is taken, so chumpy is never imported. The result is written once, as a plain ``.npz``,
   to a cache folder (:func:`default_cache_dir`, logged at INFO) and read from there afterwards.
 
 Every problem with a file (missing, unreadable, not an SMPL model, wrong shapes, a gender other than the one
@@ -24,11 +24,9 @@ from __future__ import annotations
 
 import contextlib
 import hashlib
-import importlib
 import io
 import logging
 import os
-import pickle
 import re
 import zipfile
 from dataclasses import dataclass
@@ -37,6 +35,7 @@ from pathlib import Path
 import numpy as np
 
 from ..errors import FormatError
+from .smpl_pkl import load_model_pickle, to_array
 
 log = logging.getLogger(__name__)
 
@@ -159,26 +158,12 @@ def _open_npz_arrays(path: Path) -> tuple[dict[str, np.ndarray], str | None]:
 
 def read_pkl_arrays(path: Path) -> tuple[dict[str, np.ndarray], str | None]:
     """The required arrays of a (chumpy) ``.pkl`` SMPL model, without importing chumpy or running its code."""
-    try:
-        with open(path, "rb") as f:
-            raw = _RestrictedUnpickler(f, encoding="latin1").load()
-    except (
-        pickle.UnpicklingError,
-        EOFError,
-        ValueError,
-        TypeError,
-        AttributeError,
-        ImportError,
-        IndexError,
-    ) as err:
-        raise FormatError(f"{path}: not an SMPL model pickle ({err})") from err
-    if not isinstance(raw, dict):
-        raise FormatError(f"{path}: not an SMPL model pickle (holds a {type(raw).__name__}, not a dict)")
+    raw = load_model_pickle(path)
     missing = [k for k in REQUIRED_KEYS if k not in raw]
     if missing:
         found = ", ".join(sorted(str(k) for k in raw)) or "nothing"
         raise FormatError(f"{path}: not an SMPL-family model: missing {', '.join(missing)} (found: {found})")
-    arrays = {k: _unwrap(raw[k], k, path) for k in REQUIRED_KEYS}
+    arrays = {k: to_array(raw[k], k, path) for k in REQUIRED_KEYS}
     gender = _decode_gender(raw["gender"], path) if isinstance(raw.get("gender"), (str, bytes)) else None
     return arrays, gender
 
@@ -210,6 +195,10 @@ def array_problems(arrays: dict[str, np.ndarray]) -> list[str]:
         return found
     if n_j not in MODEL_KINDS:
         found.append(f"{n_j} joints; SMPL has 24, SMPL-H 52, SMPL-X 55")
+    if arrays["posedirs"].shape[2] != 9 * (n_j - 1):
+        found.append(f"posedirs has {arrays['posedirs'].shape[2]} pose blend shapes, expected 9 x {n_j - 1}")
+    if arrays["shapedirs"].shape[2] < 1:
+        found.append("shapedirs holds no shape blend shapes")
     for key in ("v_template", "shapedirs", "posedirs", "J_regressor", "weights"):
         if not np.issubdtype(arrays[key].dtype, np.number) or not np.isfinite(arrays[key]).all():
             found.append(f"{key} is not all finite numbers")

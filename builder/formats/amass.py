@@ -8,8 +8,10 @@ in radians (root orientation first, then the body joints 1-21, then hands), ``tr
 Derivation, as HumanML3D's ``raw_pose_processing.ipynb`` (FORMATS.md section 6.2):
 
 1. ``step = int(mocap_framerate / 20)``; frames 0, step, 2 step, ... are kept (plain subsampling, no filter).
-   The Motion's fps is the rate this really gives, ``mocap_framerate / step`` (e.g. 20.83 fps for 250 Hz, 30 fps
-   for SSM's 59.99 Hz), where HumanML3D calls every clip 20 fps; ``Motion.resampled(20)`` makes it exact.
+   The step uses the stored rate as is, so the frames are HumanML3D's (its index.csv frame ranges apply). The
+   Motion's fps is the rate this really gives, ``mocap_framerate / step`` (e.g. 20.83 fps for 250 Hz, 30 fps
+   for SSM's 59.9999885 Hz), rounded to an integer when within 1e-5 of one (float32 noise such as
+   120.00004577636719 Hz); HumanML3D calls every clip 20 fps; ``Motion.resampled(20)`` makes it so.
    A source below 20 Hz keeps every frame (HumanML3D would fail there).
 2. Body model: the male model when ``gender`` is male, else the female one (HumanML3D's rule, so neutral clips
    use the female model). Unlike HumanML3D, a bytes gender (``b'male'``) is decoded first, so a male subject
@@ -242,6 +244,8 @@ def read_amass_file(
         log.warning("%s: no betas; using the model's template body", path)
     joints = body_joints(model, betas, poses, trans) @ AMASS_TO_WORLD.T
     fps = clip["rate"] / step
+    if abs(fps - round(fps)) < 1e-5 * fps:  # float32 storage noise of the rate (120.00004577636719 Hz)
+        fps = float(round(fps))
     meta = {
         "format": NAME,
         "source": str(path),

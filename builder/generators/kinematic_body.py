@@ -28,6 +28,8 @@ from scipy.interpolate import CubicSpline, PchipInterpolator
 from ..skeleton import skeleton
 
 G_MPS2 = 9.81
+SOFT_MAX_M = 0.006  # softness of the "highest need carries the body" choice
+LOAD_HEIGHT_M = 0.008  # a contact point this high above its floor carries half its weight
 SK = skeleton()
 J = {name: i for i, name in enumerate(SK.names)}
 LEFT_RIGHT = (("left_ankle", "left_foot"), ("right_ankle", "right_foot"))
@@ -172,8 +174,19 @@ def ground_root(rel: np.ndarray, glob: np.ndarray, contact: np.ndarray, floor_m:
     total = contact.sum(axis=1)
     on = total > 1e-6
     safe = np.where(on, total, 1.0)
-    root_v = -(contact[..., None] * vel[..., [0, 2]]).sum(axis=1) / safe[:, None]
-    root_y = (contact * (floor_m - point_y)).sum(axis=1) / safe
+    need = floor_m - point_y  # root height that puts each foot's contact point on its floor
+    # The foot that needs the higher root carries the body (a soft maximum weighted by contact): feet in
+    # contact never sink into the floor; a foot that the curves lift early leaves the floor a little early.
+    top = np.where(contact > 0, need, -np.inf).max(axis=1, initial=-np.inf)
+    top = np.where(on, top, 0.0)
+    soft = contact * np.exp(np.clip((need - top[:, None]) / SOFT_MAX_M, -50, 0))
+    soft_sum = np.where(on, soft.sum(axis=1), 1.0)
+    root_y = top + SOFT_MAX_M * np.log(np.maximum(soft_sum / safe, 1e-300))
+    # Horizontal: lock the feet that touch the floor, each weighted by contact and by closeness to the floor.
+    height = root_y[:, None] - need
+    load = contact / (1.0 + (np.maximum(height, 0.0) / LOAD_HEIGHT_M) ** 2)
+    load_sum = np.where(on, load.sum(axis=1), 1.0)
+    root_v = -(load[..., None] * vel[..., [0, 2]]).sum(axis=1) / np.maximum(load_sum, 1e-12)[:, None]
     n = len(total)
     k = 0
     while k < n:
@@ -259,3 +272,76 @@ def leg_ik_sagittal(hip_yz: np.ndarray, ankle_yz: np.ndarray, thigh_m: float, sh
     inner = np.arccos(np.clip((thigh_m**2 + d**2 - shank_m**2) / (2 * thigh_m * d), -1, 1))
     knee = np.pi - np.arccos(np.clip((thigh_m**2 + shank_m**2 - d**2) / (2 * thigh_m * shank_m), -1, 1))
     return line + inner, knee
+
+
+def _skew(v: np.ndarray) -> np.ndarray:
+    z = np.zeros(v.shape[:-1])
+    return np.stack([z, -v[..., 2], v[..., 1], v[..., 2], z, -v[..., 0], -v[..., 1], v[..., 0], z],
+                    axis=-1).reshape(*v.shape[:-1], 3, 3)
+
+
+def align_rotation(u: np.ndarray, w: np.ndarray) -> np.ndarray:
+    """(..., 3, 3) smallest rotation turning directions ``u`` onto ``w`` (..., 3) (Rodrigues; not for u = -w)."""
+    u = u / np.linalg.norm(u, axis=-1, keepdims=True)
+    w = w / np.linalg.norm(w, axis=-1, keepdims=True)
+    k = _skew(np.cross(u, w))
+    c = np.sum(u * w, axis=-1)[..., None, None]
+    return np.eye(3) + k + k @ k / np.maximum(1.0 + c, 1e-9)
+
+
+def knee_for_reach(side: str, reach_m: np.ndarray) -> np.ndarray:
+    """Knee flexion (radians, >= the straightest) at which the hip-ankle distance equals ``reach_m`` (T,)."""
+    o1 = body().offsets_m[J[f"{side}_knee"]]
+    o2 = body().offsets_m[J[f"{side}_ankle"]]
+    p, q = o1[1] * o2[1] + o1[2] * o2[2], o1[2] * o2[1] - o1[1] * o2[2]
+    rho, beta = np.hypot(p, q), np.arctan2(q, p)
+    arg = (reach_m**2 - o1 @ o1 - o2 @ o2 - 2 * o1[0] * o2[0]) / (2 * rho)
+    return beta + np.arccos(np.clip(arg, -1.0, 1.0))
+
+
+def max_reach_m(side: str) -> float:
+    """Hip-ankle distance of the straightest leg."""
+    o1 = body().offsets_m[J[f"{side}_knee"]]
+    o2 = body().offsets_m[J[f"{side}_ankle"]]
+    beta = knee_for_reach(side, np.array([np.linalg.norm(o1) + np.linalg.norm(o2)]))
+    return float(np.linalg.norm(o1 + (rot_x(beta) @ o2)[0]))
+
+
+def plant_legs(local: np.ndarray, root_old: np.ndarray, root_new: np.ndarray, contact: np.ndarray
+               ) -> tuple[np.ndarray, np.ndarray]:
+    """Move the root from ``root_old`` to ``root_new`` (T, 3) while the ankles and feet stay where they were.
+
+    Each leg is re-solved by analytic inverse kinematics: the knee flexion gives the new hip-ankle distance,
+    the smallest extra hip rotation points the leg at the old ankle, and the ankle rotation keeps the foot's
+    world orientation, so heel and toe do not move. Where a stance leg (contact > 0) could not reach, the new
+    root is lowered just enough (smoothly). Returns (local rotations, the root actually used).
+    """
+    pos_old, glob_old = forward_kinematics(local, root_old)
+    root_new = root_new.copy()
+    drop = np.zeros(len(root_new))
+    for i, side in enumerate(("left", "right")):
+        hip = pos_old[:, J[f"{side}_hip"]] - root_old + root_new
+        d = pos_old[:, J[f"{side}_ankle"]] - hip
+        reach = 0.998 * max_reach_m(side)
+        horiz2 = np.minimum(d[:, 0] ** 2 + d[:, 2] ** 2, reach**2)
+        need = -np.sqrt(reach**2 - horiz2) - d[:, 1]
+        drop = np.maximum(drop, np.where(contact[:, i] > 0, need, 0.0))
+    if drop.max() > 0:
+        from scipy.ndimage import gaussian_filter1d, maximum_filter1d
+
+        drop = gaussian_filter1d(maximum_filter1d(drop, 9), 3.0)
+        root_new[:, 1] -= drop
+    out = local.copy()
+    g_pelvis = glob_old[:, 0]
+    for side in ("left", "right"):
+        h, k, a = J[f"{side}_hip"], J[f"{side}_knee"], J[f"{side}_ankle"]
+        hip = pos_old[:, h] - root_old + root_new
+        v_p = np.einsum("tji,tj->ti", g_pelvis, pos_old[:, a] - hip)
+        knee = knee_for_reach(side, np.linalg.norm(v_p, axis=-1))
+        l_knee = rot_x(knee)
+        leg_local = body().offsets_m[k] + l_knee @ body().offsets_m[a]
+        u = np.einsum("tij,tj->ti", local[:, h], leg_local)
+        l_hip = align_rotation(u, v_p) @ local[:, h]
+        out[:, h], out[:, k] = l_hip, l_knee
+        out[:, a] = np.swapaxes(g_pelvis @ l_hip @ l_knee, -1, -2) @ glob_old[:, a]
+    return out, root_new

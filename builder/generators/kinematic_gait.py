@@ -192,7 +192,7 @@ def gait_pose(params: GaitParams, phase: np.ndarray, heading: np.ndarray, plan: 
     # Pelvis: left side forward at left contact (rotation), swing side drops in early stance, tilt twice a cycle.
     rotation = -params.pelvis_rotation * np.cos(two_pi * phase)
     obliquity = params.pelvis_obliquity * np.sin(two_pi * (phase + 0.05))
-    tilt = params.pelvis_tilt * np.cos(2 * two_pi * (phase - 0.1))
+    tilt = params.pelvis_tilt * np.cos(2 * two_pi * (phase - 0.1)) + np.radians(tab["pelvis_anterior_tilt_deg"])
     local = identity_pose(n)
     local[:, 0] = rot_y(heading) @ euler(n, rotation, tilt, obliquity)
     for leg, side, sgn in ((left, "left", 1.0), (right, "right", -1.0)):
