@@ -119,17 +119,24 @@ class BodyPose:
         return mpjpe_m(self.joints_m, self.target_m)
 
 
+def _norm(v: np.ndarray) -> np.ndarray:
+    """(..., 3) -> (..., 1) lengths (cheaper than np.linalg.norm on small arrays)."""
+    return np.sqrt(np.einsum("...a,...a->...", v, v))[..., None]
+
+
 def _unit(v: np.ndarray) -> np.ndarray:
-    return v / np.maximum(np.linalg.norm(v, axis=-1, keepdims=True), _EPS)
+    return v / np.maximum(_norm(v), _EPS)
+
+
+def _cross(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """(..., 3) x (..., 3) -> (..., 3), broadcast (np.cross without its per-call overhead)."""
+    a0, a1, a2 = a[..., 0], a[..., 1], a[..., 2]
+    b0, b1, b2 = b[..., 0], b[..., 1], b[..., 2]
+    return np.stack([a1 * b2 - a2 * b1, a2 * b0 - a0 * b2, a0 * b1 - a1 * b0], axis=-1)
 
 
 def _dot(a: np.ndarray, b: np.ndarray) -> np.ndarray:
     return np.sum(a * b, axis=-1, keepdims=True)
-
-
-def _apply(r: np.ndarray, v: np.ndarray) -> np.ndarray:
-    """(..., 3, 3) rotations applied to (..., 3) vectors."""
-    return np.einsum("...ab,...b->...a", r, v)
 
 
 def mpjpe_m(a: np.ndarray, b: np.ndarray) -> float:
@@ -144,7 +151,7 @@ def frame_from(primary: np.ndarray, secondary: np.ndarray) -> np.ndarray:
     """
     e1 = _unit(primary)
     e2 = _unit(secondary - _dot(secondary, e1) * e1)
-    return np.stack([e1, e2, np.cross(e1, e2)], axis=-1)
+    return np.stack([e1, e2, _cross(e1, e2)], axis=-1)
 
 
 def kabsch(rest: np.ndarray, observed: np.ndarray, weights: np.ndarray) -> np.ndarray:
@@ -155,26 +162,26 @@ def kabsch(rest: np.ndarray, observed: np.ndarray, weights: np.ndarray) -> np.nd
     Returns:
         (..., 3, 3) proper rotations (determinant +1).
     """
-    h = np.einsum("n,na,...nb->...ab", weights, rest, observed)
+    return _rotation_from_covariance((np.asarray(weights)[:, None] * rest).T @ observed)
+
+
+def _rotation_from_covariance(h: np.ndarray) -> np.ndarray:
+    """(..., 3, 3) covariances sum_n w_n rest_n observed_n^T -> (..., 3, 3) best proper rotations (SVD)."""
     u, _, vt = np.linalg.svd(h)
-    d = np.sign(np.linalg.det(np.swapaxes(vt, -1, -2) @ np.swapaxes(u, -1, -2)))
+    v, ut = np.swapaxes(vt, -1, -2), np.swapaxes(u, -1, -2)
+    d = np.sign(np.linalg.det(v @ ut))
     fix = np.ones(h.shape[:-1])
     fix[..., 2] = np.where(d == 0, 1.0, d)
-    return np.swapaxes(vt, -1, -2) @ (fix[..., None] * np.swapaxes(u, -1, -2))
+    return v @ (fix[..., None] * ut)
 
 
 def _swing_carried(
     parent_rot: np.ndarray, a_rest: np.ndarray, a_obs: np.ndarray, p_rest: np.ndarray
 ) -> np.ndarray:
-    """Carry the rest vector ``p_rest`` (3,) by the minimal swing of a bone from its rest direction ``a_rest`` (3,)
-    to ``a_obs`` (T, 3), measured in the parent's frame ``parent_rot`` (T, 3, 3); returns (T, 3) in the world."""
-    a_local = np.einsum("tba,tb->ta", parent_rot, a_obs)
-    return _apply(parent_rot, quat_rotate(quat_between(a_rest, a_local), p_rest))
-
-
-def _hinge(a: np.ndarray, b: np.ndarray) -> np.ndarray:
-    """Hinge axis a x b of two unit directions, length sin(angle between them)."""
-    return np.cross(a, b)
+    """Carry rest vectors ``p_rest`` (K, 3) by the minimal swing of bones from their rest directions ``a_rest``
+    (K, 3) to ``a_obs`` (T, K, 3), measured in the parent's frame ``parent_rot`` (T, 3, 3); -> (T, K, 3) world."""
+    a_local = a_obs @ parent_rot  # rows: (R^T a)^T
+    return quat_rotate(quat_between(a_rest, a_local), p_rest) @ np.swapaxes(parent_rot, -1, -2)
 
 
 def _torso_points(p: np.ndarray, r: np.ndarray, j: int, children) -> tuple[np.ndarray, np.ndarray]:
@@ -199,8 +206,8 @@ def root_position(joints_m: np.ndarray, rest_joints_m: np.ndarray, rotations: np
     children, weights = _KABSCH[0]
     rest_off, obs = _torso_points(p, r, 0, children)
     w = np.concatenate([[PELVIS_WEIGHT], weights])
-    placed = obs - np.einsum("tab,kb->tka", rotations[:, 0], rest_off)  # root offset implied by each child
-    return p[:, 0] + np.einsum("k,tka->ta", w[1:], placed) / w.sum()
+    placed = obs - rest_off @ np.swapaxes(rotations[:, 0], -1, -2)  # root offset implied by each child
+    return p[:, 0] + (w[1:] @ placed) / w.sum()
 
 
 def solve_ik(joints_m: np.ndarray, rest_joints_m: np.ndarray) -> np.ndarray:
@@ -213,6 +220,7 @@ def solve_ik(joints_m: np.ndarray, rest_joints_m: np.ndarray) -> np.ndarray:
     r = np.asarray(rest_joints_m, dtype=np.float64)
     n = p.shape[0]
     rot = np.empty((n, N_JOINTS, 3, 3))
+    covariances = []
     for j, (children, weights) in _KABSCH.items():
         rest_off, obs = _torso_points(p, r, j, children)
         w = np.asarray(weights)
@@ -221,43 +229,42 @@ def solve_ik(joints_m: np.ndarray, rest_joints_m: np.ndarray) -> np.ndarray:
             rest_off = np.concatenate([np.zeros((1, 3)), rest_off])
             obs = np.concatenate([np.zeros((n, 1, 3)), obs], axis=1)
             rest_off = rest_off - w @ rest_off / w.sum()
-            obs = obs - np.einsum("k,tka->ta", w, obs)[:, None] / w.sum()
-        rot[:, j] = kabsch(rest_off, obs, w)
-
-    def segment(j: int, child: int, s_obs: np.ndarray, s_rest: np.ndarray) -> None:
-        f_obs = frame_from(p[:, child] - p[:, j], s_obs)
-        s_rest = np.broadcast_to(s_rest, (n, 3))
-        f_rest = frame_from(np.broadcast_to(r[child] - r[j], (n, 3)), s_rest)
-        rot[:, j] = f_obs @ np.swapaxes(f_rest, -1, -2)
-
-    left0, left9 = rot[:, 0] @ _X, rot[:, 9] @ _X
-    segment(3, 6, 2 * left0 + left9, _X)
-    segment(6, 9, left0 + 2 * left9, _X)
-    segment(12, 15, left9, _X)
-    up9 = rot[:, 9] @ _Y
-    segment(13, 16, up9, _Y)
-    segment(14, 17, up9, _Y)
-    for hip, knee, ankle, foot in LEGS:
-        ut, us, uf = (_unit(p[:, b] - p[:, a]) for a, b in ((hip, knee), (knee, ankle), (ankle, foot)))
-        ut0, us0, uf0 = (_unit(r[b] - r[a]) for a, b in ((hip, knee), (knee, ankle), (ankle, foot)))
-        knee_axis0 = _unit(np.cross(_Z, ut0))  # rest knee axis: to the left, for a thigh pointing down
-        ankle_axis0 = _unit(np.cross(uf0, us0))
-        k, f = _hinge(ut, us), _hinge(uf, us)
-        kw, fw = _dot(k, k) ** 0.5, _dot(f, f) ** 0.5
-        s_obs = k * kw + f * fw + W_LEG * _swing_carried(rot[:, 0], ut0, ut, knee_axis0)
-        s_rest = kw**2 * knee_axis0 + fw**2 * ankle_axis0 + W_LEG * knee_axis0
-        for a, b in ((hip, knee), (knee, ankle), (ankle, foot)):
-            segment(a, b, s_obs, s_rest)
-    for shoulder, elbow, wrist in ARMS:
-        uu, uf = _unit(p[:, elbow] - p[:, shoulder]), _unit(p[:, wrist] - p[:, elbow])
-        uu0 = _unit(r[elbow] - r[shoulder])
-        elbow_axis0 = _unit(np.cross(uu0, _Z))  # rest elbow axis: the elbow flexes towards the front
-        e = _hinge(uu, uf)
-        ew = _dot(e, e) ** 0.5
-        s_obs = e * ew + W_ARM * _swing_carried(rot[:, 9], uu0, uu, elbow_axis0)
-        s_rest = (ew**2 + W_ARM) * elbow_axis0
-        segment(shoulder, elbow, s_obs, s_rest)
-        segment(elbow, wrist, s_obs, s_rest)
+            obs = obs - (w @ obs)[:, None] / w.sum()
+        covariances.append((w[:, None] * rest_off).T @ obs)
+    rot[:, list(_KABSCH)] = _rotation_from_covariance(np.stack(covariances, axis=1))
+    left0, left9, up9 = rot[:, 0, :, 0], rot[:, 9, :, 0], rot[:, 9, :, 1]  # R x, R y
+    # legs and arms, both sides at once: (T, 2, 3) observed, (2, 3) rest
+    hip, knee, ankle, foot = (list(c) for c in zip(*LEGS, strict=True))
+    ut, us, uf = (
+        _unit(p[:, knee] - p[:, hip]),
+        _unit(p[:, ankle] - p[:, knee]),
+        _unit(p[:, foot] - p[:, ankle]),
+    )
+    ut0, us0, uf0 = _unit(r[knee] - r[hip]), _unit(r[ankle] - r[knee]), _unit(r[foot] - r[ankle])
+    knee_axis0 = _unit(_cross(_Z, ut0))  # rest knee axis: to the left, for a thigh pointing down
+    ankle_axis0 = _unit(_cross(uf0, us0))
+    k, f = _cross(ut, us), _cross(uf, us)  # hinge axes, length sin(joint angle)
+    kw, fw = _norm(k), _norm(f)
+    leg = k * kw + f * fw + W_LEG * _swing_carried(rot[:, 0], ut0, ut, knee_axis0)
+    leg0 = kw**2 * knee_axis0 + fw**2 * ankle_axis0 + W_LEG * knee_axis0
+    shoulder, elbow, wrist = (list(c) for c in zip(*ARMS, strict=True))
+    uu, ufo = _unit(p[:, elbow] - p[:, shoulder]), _unit(p[:, wrist] - p[:, elbow])
+    uu0 = _unit(r[elbow] - r[shoulder])
+    elbow_axis0 = _unit(_cross(uu0, _Z))  # rest elbow axis: the elbow flexes towards the front
+    e = _cross(uu, ufo)
+    ew = _norm(e)
+    arm = e * ew + W_ARM * _swing_carried(rot[:, 9], uu0, uu, elbow_axis0)
+    arm0 = (ew**2 + W_ARM) * elbow_axis0
+    # every single-child segment: rotation = frame(observed) frame(rest)^T
+    segs = [3, 6, 12, 13, 14, *hip, *knee, *ankle, *shoulder, *elbow]
+    child = [6, 9, 15, 16, 17, *knee, *ankle, *foot, *elbow, *wrist]
+    torso = np.stack([2 * left0 + left9, left0 + 2 * left9, left9, up9, up9], axis=1)
+    s_obs = np.concatenate([torso, leg, leg, leg, arm, arm], axis=1)
+    torso0 = np.broadcast_to(np.stack([_X, _X, _X, _Y, _Y]), (n, 5, 3))
+    s_rest = np.concatenate([torso0, leg0, leg0, leg0, arm0, arm0], axis=1)
+    f_obs = frame_from(p[:, child] - p[:, segs], s_obs)
+    f_rest = frame_from(np.broadcast_to(r[child] - r[segs], s_rest.shape), s_rest)
+    rot[:, segs] = f_obs @ np.swapaxes(f_rest, -1, -2)
     for leaf, source in LEAF_SOURCE.items():
         rot[:, leaf] = rot[:, source]
     return rot
@@ -267,8 +274,8 @@ def forward_kinematics(rotations: np.ndarray, rest_joints_m: np.ndarray, root_m:
     """(T, 22, 3, 3) global segment rotations, (22, 3) rest joints, (T, 3) root positions -> (T, 22, 3) joints."""
     r = np.asarray(rest_joints_m, dtype=np.float64)
     offsets = r[1:] - r[PARENTS[1:]]
-    bones = np.einsum("tcab,cb->tca", rotations[:, PARENTS[1:]], offsets)
-    return np.asarray(root_m, dtype=np.float64)[:, None] + np.einsum("ck,tka->tca", ANCESTORS, bones)
+    bones = (rotations[:, PARENTS[1:]] @ offsets[:, :, None])[..., 0]
+    return np.asarray(root_m, dtype=np.float64)[:, None] + ANCESTORS @ bones
 
 
 def leg_length_m(joints_m: np.ndarray) -> float:
@@ -311,7 +318,7 @@ def retarget_joints(joints_m: np.ndarray, rest_joints_m: np.ndarray) -> tuple[np
     scale = leg_length_m(r) / leg_length_m(p)
     lengths = np.linalg.norm(r[1:] - r[PARENTS[1:]], axis=-1)
     bones = _unit(p[:, 1:] - p[:, PARENTS[1:]]) * lengths[:, None]
-    out = scaled_root_path(p[:, 0], scale)[:, None] + np.einsum("ck,tka->tca", ANCESTORS, bones)
+    out = scaled_root_path(p[:, 0], scale)[:, None] + ANCESTORS @ bones
     out[..., 1] -= floor_offset_m(out, r)
     return out, float(scale)
 

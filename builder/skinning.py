@@ -91,9 +91,12 @@ def skin_vertices(
         (T, V, 3) posed vertices, metres.
     """
     rot = np.asarray(rotations, dtype=np.float64)
-    trans = np.asarray(joints_m, dtype=np.float64) - np.einsum("tjab,jb->tja", rot, rest_joints_m)
+    trans = (
+        np.asarray(joints_m, dtype=np.float64)
+        - (rot @ np.asarray(rest_joints_m, np.float64)[:, :, None])[..., 0]
+    )
     m, t = _blend_matrices(np.asarray(weights, dtype=np.float64), rot, trans)
-    return np.einsum("tvab,vb->tva", m, np.asarray(vertices_m, dtype=np.float64)) + t
+    return (m @ np.asarray(vertices_m, dtype=np.float64)[:, :, None])[..., 0] + t
 
 
 def skin_patches(

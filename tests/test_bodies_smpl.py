@@ -32,6 +32,12 @@ from text2imu.builder.bodies.smpl_model import (
 from text2imu.builder.errors import FormatError, Text2ImuError
 
 
+@pytest.fixture(autouse=True)
+def _private_smpl_cache(tmp_path, monkeypatch):
+    """Converted .pkl models go to a temporary folder, never the user's ~/.cache."""
+    monkeypatch.setenv("TEXT2IMU_SMPL_CACHE", str(tmp_path / "smpl-cache"))
+
+
 @pytest.fixture(scope="module")
 def models(tmp_path_factory):
     """Tiny female (.npz), male (chumpy .pkl) and neutral (.npz) models, and the pkl's conversion cache."""
@@ -340,3 +346,29 @@ def test_model_specs():
     with pytest.raises(Text2ImuError, match="two female models"):
         cs.parse_model_specs(["female=a.pkl", "SMPL_FEMALE.npz"])
     assert [cs.model_for(s, {"female": 1, "neutral": 2}) for s in body_shapes()][:2] == ["neutral", "neutral"]
+
+
+def test_smpl_topology_takes_the_sites_toml_ids(female, monkeypatch):
+    """On SMPL's own topology the `smpl` ids of sites.toml are used as is; the rest are placed by rule."""
+    import dataclasses
+
+    from text2imu.builder.bodies import sites as sites_module
+
+    monkeypatch.setattr(cs, "SMPL_VERTEX_COUNT", female.arrays.v_template.shape[0])  # pretend tiny is SMPL
+    with pytest.raises(FormatError, match="vertex 3042, outside the mesh's 403 vertices"):
+        cs.smpl_site_vertices(female)  # SMPL's own ids do not fit the tiny mesh
+    real = sites_module.sites()
+    small = tuple(
+        dataclasses.replace(s, vertex_ids={**s.vertex_ids, "smpl": 100 + i}) if "smpl" in s.vertex_ids else s
+        for i, s in enumerate(real)
+    )
+    monkeypatch.setattr(sites_module, "sites", lambda: small)
+    table, how = cs.smpl_site_vertices(female)
+    with_ids = {s.name: s.vertex_ids["smpl"] for s in small if "smpl" in s.vertex_ids}
+    assert len(with_ids) >= 5 and all(table[name] == vid for name, vid in with_ids.items())
+    assert all(how[name].startswith("sites.toml smpl id (anny_rule lands") for name in with_ids)
+    assert (
+        how["realworld.upperarm"] == "sites.toml smpl_rule on the template body"
+    )  # its anny rule fits no T-pose
+    others = [n for n in table if n not in with_ids and n != "realworld.upperarm"]
+    assert others and all(how[n] == "sites.toml anny_rule on the template body" for n in others)

@@ -13,6 +13,12 @@ from text2imu.builder.formats import FORMATS, detect_format, read_motions
 from text2imu.builder.formats.amass import AMASS_TO_WORLD, downsample_step, read_amass, sniff
 
 
+@pytest.fixture(autouse=True)
+def _private_smpl_cache(tmp_path, monkeypatch):
+    """Converted .pkl models go to a temporary folder, never the user's ~/.cache."""
+    monkeypatch.setenv("TEXT2IMU_SMPL_CACHE", str(tmp_path / "smpl-cache"))
+
+
 @pytest.fixture(scope="module")
 def body_models(tmp_path_factory):
     """AMASS's smplh layout: <root>/female/model.npz, <root>/male/model.npz (different bodies)."""

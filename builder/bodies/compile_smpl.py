@@ -177,6 +177,11 @@ def smpl_site_vertices(model: SmplModel) -> tuple[dict[str, int], dict[str, str]
         key = BODY_MODEL if BODY_MODEL in s.rules else next(iter(s.rules), None)
         if smpl_topology and BODY_MODEL in s.vertex_ids:
             table[s.name] = int(s.vertex_ids[BODY_MODEL])
+            if table[s.name] >= len(verts):
+                raise FormatError(
+                    f"{model.arrays.path}: sites.toml puts {s.name} at vertex {table[s.name]}, outside the mesh's "
+                    f"{len(verts)} vertices"
+                )
             how[s.name] = "sites.toml smpl id"
             if key is not None:
                 try:

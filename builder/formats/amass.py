@@ -14,14 +14,15 @@ Derivation, as HumanML3D's ``raw_pose_processing.ipynb`` (FORMATS.md section 6.2
    120.00004577636719 Hz); HumanML3D calls every clip 20 fps; ``Motion.resampled(20)`` makes it so.
    A source below 20 Hz keeps every frame (HumanML3D would fail there).
 2. Body model: the male model when ``gender`` is male, else the female one (HumanML3D's rule, so neutral clips
-   use the female model). Unlike HumanML3D, a bytes gender (``b'male'``) is decoded first, so a male subject
-   stored as bytes gets the male model (HumanML3D silently uses the female one). DMPLs are not used.
+   use the female model; a file without ``gender`` counts as neutral). Unlike HumanML3D, a bytes gender
+   (``b'male'``) is decoded first, so a male subject stored as bytes gets the male model (HumanML3D silently
+   uses the female one). DMPLs are not used.
 3. The first 10 betas shape the body; joints are the model's J_regressor on the shaped template, posed by
    forward kinematics of the root and 21 body rotations (smplx's ``batch_rodrigues`` and
    ``batch_rigid_transform``), plus ``trans``. Only joints 0-21 are computed; hand poses cannot move them.
 4. Axes: (x, y, z)_AMASS -> (-x, z, y): HumanML3D's y/z swap followed by its x negation (a proper rotation:
    z-up becomes y-up and left stays left). No floor, origin or heading normalisation is applied; AMASS's floor
-   is z = 0, so the result stands on y = 0.
+   is at z = 0, so the result stands on about y = 0.
 
 ``body_model_path``: a model file (``.npz`` or ``.pkl``, used for every clip), or a folder laid out as AMASS's
 ``body_models/smplh`` (``<gender>/model.npz``) or holding ``SMPLH_<GENDER>.npz/.pkl`` / ``SMPL_<GENDER>.npz/.pkl``.

@@ -27,8 +27,10 @@ from importlib import resources
 from typing import Any
 
 import numpy as np
+from scipy.ndimage import gaussian_filter1d
 
 from .kinematic_body import (
+    G_MPS2,
     J,
     body,
     euler,
@@ -36,6 +38,7 @@ from .kinematic_body import (
     ground_root,
     identity_pose,
     periodic_curve,
+    plant_legs,
     rot_x,
     rot_y,
     rot_z,
@@ -126,7 +129,7 @@ def gait_params(plan: Plan, rng: np.random.Generator) -> GaitParams:
         elbow_mean=np.radians(tab["elbow_mean_deg"]), elbow_swing=np.radians(tab["elbow_swing_deg"]) * arm,
         arm_lag=float(rng.uniform(0.0, 0.06)), abduction_offset=np.radians(rng.normal(0.0, 1.0)), rise_m=rise,
     )
-    return replace(params, hip_scale=calibrate_hip_scale(params, plan.direction))
+    return calibrate_hip_scale(params, plan.direction)
 
 
 def _contact_weight(phase: np.ndarray, duty: float, ramp: float) -> np.ndarray:
@@ -240,28 +243,43 @@ def _arr(x: np.ndarray | float, n: int) -> np.ndarray:
     return np.broadcast_to(np.asarray(x, dtype=np.float64), (n,))
 
 
-def calibrate_hip_scale(params: GaitParams, direction: int = 1, fps: float = 120.0) -> float:
-    """Hip excursion scale that makes the curves produce ``params.step_m`` (secant iterations, 0.3-2.5)."""
-    def step_length(scale: float) -> float:
-        p = replace(params, hip_scale=scale)
-        cycles = 2.0
-        period = 120.0 / p.cadence_spm
-        t = np.arange(int(round(cycles * period * fps)) + 1) / fps
-        phase = direction * t / period
-        local, contact, floor, _ = gait_pose(p, phase, np.zeros_like(t))
-        rel, glob = forward_kinematics(local, np.zeros((len(t), 3)))
-        root = ground_root(rel, glob, contact, floor, 1.0 / fps)
-        return float(abs(root[-1, 2] - root[0, 2]) / (2 * cycles))
+def stride_step_length(params: GaitParams, direction: int = 1, fps: float = 120.0) -> float:
+    """Mean step length in metres that the curves of ``params`` produce on level ground (two cycles)."""
+    cycles = 2.0
+    period = 120.0 / params.cadence_spm
+    t = np.arange(int(round(cycles * period * fps)) + 1) / fps
+    local, contact, floor, _ = gait_pose(params, direction * t / period, np.zeros_like(t))
+    rel, glob = forward_kinematics(local, np.zeros((len(t), 3)))
+    root = ground_root(rel, glob, contact, floor, 1.0 / fps)
+    return float(abs(root[-1, 2] - root[0, 2]) / (2 * cycles))
 
-    target = params.step_m
-    a0, s0 = 1.0, step_length(1.0)
-    a1 = float(np.clip(a0 * target / max(s0, 1e-3), 0.3, 2.5))
-    for _ in range(4):
-        s1 = step_length(a1)
-        if abs(s1 - target) < 0.002 or abs(s1 - s0) < 1e-6:
+
+def _secant(f, x0: float, x1: float, lo: float, hi: float, tol: float = 0.002) -> float:
+    """Root of the increasing-or-decreasing f in [lo, hi] by a few secant steps (returns the last iterate)."""
+    f0 = f(x0)
+    for _ in range(5):
+        f1 = f(x1)
+        if abs(f1) < tol or abs(f1 - f0) < 1e-9:
             break
-        a0, s0, a1 = a1, s1, float(np.clip(a1 + (target - s1) * (a1 - a0) / (s1 - s0), 0.3, 2.5))
-    return a1
+        x0, f0, x1 = x1, f1, float(np.clip(x1 - f1 * (x1 - x0) / (f1 - f0), lo, hi))
+    return x1
+
+
+def calibrate_hip_scale(params: GaitParams, direction: int = 1) -> GaitParams:
+    """``params`` with the hip excursion scaled so that the curves produce ``params.step_m``; when that would
+    need more than the gait's ``max_hip_scale``, the scale is capped and the stance shortened (duty, >= 0.2)."""
+    cap = float(gait_tables()[params.kind]["max_hip_scale"])
+    target = params.step_m
+    s1 = stride_step_length(params, direction)
+    guess = float(np.clip(target / max(s1, 1e-3), 0.3, cap))
+    scale = _secant(lambda a: stride_step_length(replace(params, hip_scale=a), direction) - target,
+                    1.0, guess, 0.3, cap)
+    params = replace(params, hip_scale=scale)
+    if scale >= cap - 1e-9 and stride_step_length(params, direction) < target - 0.01:
+        duty = _secant(lambda d: stride_step_length(replace(params, duty=d), direction) - target,
+                       params.duty, params.duty * 0.85, 0.2, params.duty)
+        params = replace(params, duty=duty)
+    return params
 
 
 def heading_track(plan: Plan, params: GaitParams, t: np.ndarray, rng: np.random.Generator) -> np.ndarray:
@@ -282,6 +300,51 @@ def heading_track(plan: Plan, params: GaitParams, t: np.ndarray, rng: np.random.
     return wander
 
 
+def _intervals(mask: np.ndarray) -> list[tuple[int, int]]:
+    """[(start, stop)] of the runs of True in a boolean (T,) array."""
+    edges = np.diff(np.concatenate([[0], mask.astype(np.int8), [0]]))
+    return list(zip(np.nonzero(edges == 1)[0], np.nonzero(edges == -1)[0], strict=True))
+
+
+def running_root(root_lock: np.ndarray, contact: np.ndarray, dt: float) -> np.ndarray:
+    """Pelvis path (T, 3) of running from the momentum of a spring-mass runner.
+
+    Vertical: in flight the pelvis falls freely (-g); in each stance the ground pushes with a half-sine force,
+    a(t) = A sin(pi t / T_c) - g, whose impulse turns the landing velocity into the next take-off velocity
+    (A ~ 2-2.5 body weights at 3-4 m/s; Morin et al. 2005, J Appl Biomech 21:167-180). Horizontal: the
+    foot-locked velocity smoothed over 0.15 s, braked then propelled in each stance by a full-sine force of
+    0.35 g peak (Cavanagh & Lafortune 1980). The mean height is the foot-locked one; the legs are then
+    re-planted by inverse kinematics, so the knees absorb the difference.
+    """
+    n = len(root_lock)
+    stance = contact.sum(axis=1) > 0.5
+    acc_y = np.full(n, -G_MPS2)
+    dv = np.zeros(n)
+    spans = _intervals(stance)
+    flights = _intervals(~stance)
+    for a, b in spans:
+        t_c = (b - a) * dt
+        before = [f for f in flights if f[1] == a]
+        after = [f for f in flights if f[0] == b]
+        t_in = (before[0][1] - before[0][0]) * dt if before else 0.0
+        t_out = (after[0][1] - after[0][0]) * dt if after else t_in
+        t_in = t_in if before else t_out
+        tau = (np.arange(a, b) - a + 0.5) * dt
+        peak = np.pi * (G_MPS2 * (t_in + t_out) / 2 + G_MPS2 * t_c) / (2 * t_c)
+        acc_y[a:b] += peak * np.sin(np.pi * tau / t_c)
+        dv[a:b] = 0.35 * G_MPS2 * t_c / (2 * np.pi) * (np.cos(2 * np.pi * tau / t_c) - 1.0)
+    vy = np.cumsum(acc_y) * dt
+    y = np.cumsum(vy - vy.mean()) * dt
+    y -= gaussian_filter1d(y, 0.5 / dt, mode="nearest")  # step-to-step impulse imbalance would drift
+    out = root_lock.copy()
+    out[:, 1] = y + root_lock[:, 1].mean()
+    v = gaussian_filter1d(np.gradient(root_lock[:, [0, 2]], dt, axis=0), 0.15 / dt, axis=0, mode="nearest")
+    speed = np.linalg.norm(v, axis=1, keepdims=True)
+    v = v + v / np.maximum(speed, 1e-9) * (dv - dv.mean())[:, None]
+    out[:, [0, 2]] = root_lock[0, [0, 2]] + np.concatenate([np.zeros((1, 2)), np.cumsum(v[1:] * dt, axis=0)])
+    return out
+
+
 def synthesize_gait(plan: Plan, rng: np.random.Generator, fps: float) -> tuple[np.ndarray, dict[str, Any]]:
     """Joints (T, 22, 3) m at ``fps`` over ``plan.duration_s`` (T = duration x fps + 1) and facts for metadata."""
     params = gait_params(plan, rng)
@@ -294,7 +357,16 @@ def synthesize_gait(plan: Plan, rng: np.random.Generator, fps: float) -> tuple[n
     local, contact, floor, steps = gait_pose(params, phase, heading, plan)
     rel, glob = forward_kinematics(local, np.zeros((len(t), 3)))
     root = ground_root(rel, glob, contact, floor, 1.0 / fps)
-    joints = (rel + root[:, None, :])[pad:pad + n_main]
+    if params.kind == "run":
+        smooth = running_root(root, contact, 1.0 / fps)
+    else:
+        smooth = root.copy()
+        sigma = gait_tables()[params.kind]["root_smoothing_s"] * fps
+        smooth[:, [0, 2]] = gaussian_filter1d(root[:, [0, 2]], sigma, axis=0, mode="nearest")
+        smooth[:, 1] = gaussian_filter1d(root[:, 1], 0.02 * fps, mode="nearest")
+    local, smooth = plant_legs(local, root, smooth, contact)
+    joints, _ = forward_kinematics(local, smooth)
+    joints = joints[pad:pad + n_main]
     joints[..., [0, 2]] -= joints[0, 0, [0, 2]]
     if params.rise_m:
         joints[..., 1] -= floor[pad:pad + n_main][contact[pad:pad + n_main] > 0.5].min()
@@ -302,7 +374,7 @@ def synthesize_gait(plan: Plan, rng: np.random.Generator, fps: float) -> tuple[n
         "cadence_spm": round(params.cadence_spm, 3),
         "step_length_m": round(params.step_m, 4),
         "speed_mps": round(params.step_m * params.cadence_spm / 60.0, 4),
-        "duty": params.duty,
+        "duty": round(params.duty, 4),
         "hip_scale": round(params.hip_scale, 4),
         "steps": int(steps[pad + n_main - 1] - steps[pad]),
     }
