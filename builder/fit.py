@@ -27,14 +27,17 @@ reproduced exactly and the secondary resolves the twist:
   between pelvis and spine3 (2:1 and 1:2), so torso twist is spread over the spine.
 - neck (12): primary neck->head, secondary spine3's left axis. Collars (13, 14): primary collar->shoulder,
   secondary spine3's up axis.
-- thigh, shin, ankle (1/2, 4/5, 7/8): primary hip->knee, knee->ankle, ankle->foot; secondary the knee and ankle
-  hinge axes ``thigh x shin + foot x shin`` (each term scaled by the sine of its joint angle) plus ``W_LEG`` times
-  a fallback, the rest knee axis carried by the minimal swing of the thigh in the pelvis frame. In the rest pose
-  the secondary is the rest ankle axis plus the same fallback (the rest knee angle is ignored).
-- upper arm and forearm (16/17, 18/19): primary shoulder->elbow and elbow->wrist; secondary the elbow hinge
-  axis ``upper x fore`` plus ``W_ARM`` times the rest elbow axis ``upper_rest x forward`` carried by the minimal
-  swing of the upper arm in the spine3 frame; so a straight arm keeps the torso's twist, a bent one follows its
-  elbow plane. Forearm pronation is not observable from 22 joints and is not modelled.
+- thigh, shin, ankle (1/2, 4/5, 7/8): primary hip->knee, knee->ankle, ankle->foot; one secondary for all three,
+  ``k |k| + f |f| + W_LEG c`` with the hinge axes ``k = thigh x shin`` (knee) and ``f = foot x shin`` (ankle)
+  of the unit bone directions (``|k|`` = sine of the joint angle, so a hinge weighs sin^2: a nearly straight
+  knee, whose plane is noise, hardly counts) and ``c`` the rest knee axis ``forward x thigh_rest`` carried by
+  the minimal swing of the thigh in the pelvis frame. Its rest counterpart, with the same per-frame weights, is
+  ``|k|^2 knee_axis_rest + |f|^2 ankle_axis_rest + W_LEG knee_axis_rest`` (ankle axis: rest foot x shin).
+- upper arm and forearm (16/17, 18/19): primary shoulder->elbow, elbow->wrist; secondary ``e |e| + W_ARM c``
+  with the elbow hinge axis ``e = upper x fore`` and ``c`` the rest elbow axis ``upper_rest x forward`` (the
+  elbow flexes towards the front) carried by the minimal swing of the upper arm in the spine3 frame; rest
+  counterpart ``(|e|^2 + W_ARM) elbow_axis_rest``. A straight arm keeps the torso's twist, a bent one follows
+  its elbow plane. Forearm pronation is not observable from 22 joints and is not modelled.
 - leaf segments without joints below them take their parent's rotation: feet 10/11 <- ankles 7/8, head 15 <-
   neck 12, wrists 20/21 <- elbows 18/19.
 
@@ -44,9 +47,9 @@ spine3 triangles differ, and their descendants shift with them. Skeletons place 
 hips (so HumanML3D's) sit about 7 cm below its pelvis joint and 12 cm apart, Anny's 1.5 cm below and 21 cm
 apart, so the reference's upper body stands some 6 cm higher above the hips than any rigid Anny pelvis allows.
 That gap sets a floor on the error against the reference. :func:`~text2imu.builder.fit_refine.refine_pose`
-(``refine=True``) runs a
-short deterministic L-BFGS over per-frame axis-angle corrections and root offsets on the joint error against the
-reference plus temporal smoothness; it trades limb orientation for joint position, so it is off by default.
+(``refine=True``) runs a short deterministic L-BFGS over per-frame axis-angle corrections and root offsets on
+the joint error against the reference plus temporal smoothness; it trades limb orientation for joint position,
+so it is off by default. :func:`root_position` places the root of the analytic fit.
 
 ``python -m text2imu.builder.fit --report`` prints the mean per-joint position error on the HumanML3D sample for
 the average body shapes.

@@ -177,6 +177,11 @@ def report_main(argv: list[str] | None = None) -> int:
             f"{row['shape']:16s} scale {row['scale']:.3f}  analytic IK {100 * row['mpjpe_m']:.2f} cm  "
             f"refined {100 * row['mpjpe_refined_m']:.2f} cm  ({row['refine_s']:.2f} s)\n"
         )
+        limbs = [4, 5, 7, 8, 10, 11, 18, 19, 20, 21]
+        out.write(
+            f"  limb joints (knees, ankles, feet, elbows, wrists): IK {100 * row['per_joint_m'][limbs].mean():.2f} cm"
+            f", refined {100 * row['per_joint_refined_m'][limbs].mean():.2f} cm\n"
+        )
         for label, key in (
             ("  per joint, IK", "per_joint_m"),
             ("  per joint, refined", "per_joint_refined_m"),

@@ -12,8 +12,9 @@ IMU file layout (:func:`write_imu_npz`, :func:`read_imu_npz`), one ``.npz``:
 - ``<site>/gyro_radps`` (T', 3) float32, angular rate in the sensor frame, rad/s;
 - ``<site>/orientation_wxyz`` (T', 4) float32, unit quaternion sensor -> world, scalar first;
 - ``rate_hz``: () float64, the sample rate (sample k at k / rate_hz s after the first motion frame);
-- ``meta_json``: () unicode JSON: format_version, body_model, shape, method, noise, seed, refine, motion fps and
-  frames, fit MPJPE, package version.
+- ``meta_json``: () unicode JSON: ``format_version`` plus what the writer passes; ``text2imu simulate`` writes
+  body_model, shape, method, noise, seed, refine, motion (path), motion_index, motion_fps, motion_frames, prompt
+  and text2imu_version.
 """
 
 from __future__ import annotations

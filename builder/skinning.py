@@ -25,9 +25,14 @@ Sensor frame at a site (DESIGN.md section 3), per frame:
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import numpy as np
 
 from .skeleton import N_JOINTS, skeleton
+
+if TYPE_CHECKING:
+    from .bodies.asset import BodyAsset
 
 PARENTS = skeleton().parents
 _BRANCH_CHILD = {0: 3, 9: 12}
@@ -58,22 +63,6 @@ def _unit(v: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     return v / np.maximum(n, 1e-12), n
 
 
-def _blend_matrices(weights: np.ndarray, rotations: np.ndarray, translations: np.ndarray) -> tuple:
-    """Per-vertex blended affine maps over the segments the weights use.
-
-    Args:
-        weights: (V, 22) skinning weights. rotations: (T, 22, 3, 3). translations: (T, 22, 3), ``J_j(t) - R_j
-            J_rest_j`` in metres.
-    Returns:
-        ((T, V, 3, 3) blended rotations, (T, V, 3) blended translations).
-    """
-    used = np.flatnonzero(np.any(weights != 0, axis=0))
-    w = weights[:, used]
-    n = rotations.shape[0]
-    m = (w @ rotations[:, used].reshape(n, len(used), 9)).reshape(n, -1, 3, 3)
-    return m, w @ translations[:, used]
-
-
 def skin_vertices(
     vertices_m: np.ndarray,
     weights: np.ndarray,
@@ -83,6 +72,9 @@ def skin_vertices(
 ) -> np.ndarray:
     """Linear blend skinning of any vertex set (dense weights).
 
+    Written as one matrix product, linear in the segments' affine maps ``A_j = [R_j | J_j - R_j J_rest_j]``:
+    ``v'[t, v] = sum_(j, b) A[t, j, :, b] (w[v, j] [v_rest, 1][v, b])`` over the segments the weights use.
+
     Args:
         vertices_m: (V, 3) rest-pose vertices, metres. weights: (V, 22), rows summing to 1.
         rest_joints_m: (22, 3) rest joints. rotations: (T, 22, 3, 3) global segment rotations (rest -> posed).
@@ -90,17 +82,24 @@ def skin_vertices(
     Returns:
         (T, V, 3) posed vertices, metres.
     """
-    rot = np.asarray(rotations, dtype=np.float64)
+    weights = np.asarray(weights, dtype=np.float64)
+    used = np.flatnonzero(np.any(weights != 0, axis=0))
+    rot = np.asarray(rotations, dtype=np.float64)[:, used]  # (T, J, 3, 3)
     trans = (
-        np.asarray(joints_m, dtype=np.float64)
-        - (rot @ np.asarray(rest_joints_m, np.float64)[:, :, None])[..., 0]
+        np.asarray(joints_m, dtype=np.float64)[:, used]
+        - (rot @ np.asarray(rest_joints_m)[used, :, None])[..., 0]
     )
-    m, t = _blend_matrices(np.asarray(weights, dtype=np.float64), rot, trans)
-    return (m @ np.asarray(vertices_m, dtype=np.float64)[:, :, None])[..., 0] + t
+    n, j = rot.shape[:2]
+    affine = np.concatenate([rot, trans[..., None]], axis=-1)  # (T, J, 3, 4)
+    affine = affine.transpose(0, 2, 1, 3).reshape(n * 3, j * 4)
+    verts = np.asarray(vertices_m, dtype=np.float64)
+    homogeneous = np.concatenate([verts, np.ones((len(verts), 1))], axis=1)  # (V, 4)
+    blend = (weights[:, used, None] * homogeneous[:, None, :]).reshape(len(verts), j * 4)  # (V, J * 4)
+    return (affine @ blend.T).reshape(n, 3, len(verts)).transpose(0, 2, 1)
 
 
 def skin_patches(
-    asset, rotations: np.ndarray, joints_m: np.ndarray, sites: np.ndarray | None = None
+    asset: BodyAsset, rotations: np.ndarray, joints_m: np.ndarray, sites: np.ndarray | None = None
 ) -> np.ndarray:
     """Skin the site patches of ``asset`` (a BodyAsset).
 
@@ -126,7 +125,7 @@ def skin_patches(
     return out
 
 
-def _fallback_axes(asset, idx: np.ndarray) -> np.ndarray:
+def _fallback_axes(asset: BodyAsset, idx: np.ndarray) -> np.ndarray:
     """(S, 3) rest-pose tangent axis per site (world axis least aligned with the rest normal, projected)."""
     normals = _patch_normals(asset.patch_vertices_m[idx][None], asset.patch_faces[idx])[0]
     axes = np.eye(3)[np.argmin(np.abs(normals), axis=-1)]
@@ -134,19 +133,22 @@ def _fallback_axes(asset, idx: np.ndarray) -> np.ndarray:
     return tangent
 
 
+def _cross(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    a0, a1, a2 = a[..., 0], a[..., 1], a[..., 2]
+    b0, b1, b2 = b[..., 0], b[..., 1], b[..., 2]
+    return np.stack([a1 * b2 - a2 * b1, a2 * b0 - a0 * b2, a0 * b1 - a1 * b0], axis=-1)
+
+
 def _patch_normals(patches: np.ndarray, faces: np.ndarray) -> np.ndarray:
     """(T, S, K, 3) patch vertices, (S, F, 3) faces (-1 rows unused) -> (T, S, 3) unit outward normals."""
-    s_idx = np.arange(faces.shape[0])[:, None]
     valid = (faces >= 0).all(-1)
-    f = np.where(valid[..., None], faces, 0)
-    a, b, c = (patches[:, s_idx, f[..., i]] for i in range(3))  # (T, S, F, 3)
-    cross = np.cross(b - a, c - a)
-    normal = np.sum(np.where(valid[None, ..., None], cross, 0.0), axis=2)
-    return _unit(normal)[0]
+    tri = patches[:, np.arange(faces.shape[0])[:, None, None], np.where(valid[..., None], faces, 0)]
+    cross = _cross(tri[..., 1, :] - tri[..., 0, :], tri[..., 2, :] - tri[..., 0, :])  # (T, S, F, 3)
+    return _unit(np.einsum("tsfa,sf->tsa", cross, valid.astype(np.float64)))[0]
 
 
 def site_frames(
-    asset, rotations: np.ndarray, joints_m: np.ndarray, sites: np.ndarray | None = None
+    asset: BodyAsset, rotations: np.ndarray, joints_m: np.ndarray, sites: np.ndarray | None = None
 ) -> tuple[np.ndarray, np.ndarray]:
     """Sensor positions and frames at skin sites (see the module docstring for the frame).
 
@@ -168,5 +170,5 @@ def site_frames(
         carried = np.einsum("tsab,sb->tsa", rotations[:, dominant], _fallback_axes(asset, idx))
         alt, _ = _unit(carried - np.sum(carried * z, -1, keepdims=True) * z)
         x = np.where(degenerate[..., None], alt, x)
-    y = np.cross(z, x)
+    y = _cross(z, x)
     return patches[:, :, 0].copy(), np.stack([x, y, z], axis=-1)

@@ -86,6 +86,12 @@ def test_cli_with_an_asset_file_spline_rate_and_seeded_noise(tmp_path, capsys, s
     # an existing output is kept unless --force
     status, _, err = run(capsys, *common, "--out", a)
     assert status == 2 and "--force" in err
+    # plot a subset of the sites; an unknown one is refused before anything is drawn
+    fig = tmp_path / "thigh.png"
+    assert run(capsys, "plot", a, "--sites", "realworld.thigh", "--out", fig)[0] == 0
+    assert fig.read_bytes()[:8] == PNG_MAGIC
+    status, _, err = run(capsys, "plot", a, "--sites", "realworld.thihg", "--out", tmp_path / "no.png")
+    assert status == 2 and "Did you mean: realworld.thigh" in err and not (tmp_path / "no.png").exists()
 
 
 BAD = {

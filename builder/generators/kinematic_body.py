@@ -1,4 +1,4 @@
-"""Body mechanics of the ``kinematic`` generator: rotations, forward kinematics, grounding, smooth noise.
+"""Body mechanics of the ``kinematic`` generator: rotations, forward kinematics, arms, breathing, noise.
 
 Frames and signs. The body frame is x: the person's left, y: up, z: forward (HumanML3D's rest frame). Angles are
 radians. Each joint carries a local rotation ``L[j]`` (T, 3, 3); global rotations compose down the tree,
@@ -8,11 +8,6 @@ turns the bones below it, as in SMPL, and bone lengths are constant by construct
 right-handed: hip flexion is ``rot_x(-a)``, knee flexion ``rot_x(+a)``, ankle dorsiflexion ``rot_x(-a)``, trunk
 forward lean ``rot_x(+a)``, shoulder flexion ``rot_x(-a)``, elbow flexion ``rot_x(-a)``; ``rot_z(+a)`` lifts a
 segment hanging down towards the left (+x), ``rot_y(+a)`` turns the body to its left.
-
-Grounding (:func:`ground_root`) places the root so that feet in contact stay put: the pelvis moves horizontally
-opposite to the stance foot's contact point (the lower of a virtual heel and the toe joint, so the foot rolls
-heel -> flat -> toe), and vertically so that the contact point rests on its floor; in flight (no contact) the
-pelvis follows a ballistic parabola under g = 9.81 m/s^2 between take-off and landing.
 """
 
 from __future__ import annotations
@@ -28,8 +23,6 @@ from scipy.interpolate import CubicSpline, PchipInterpolator
 from ..skeleton import skeleton
 
 G_MPS2 = 9.81
-SOFT_MAX_M = 0.006  # softness of the "highest need carries the body" choice
-LOAD_HEIGHT_M = 0.008  # a contact point this high above its floor carries half its weight
 SK = skeleton()
 J = {name: i for i, name in enumerate(SK.names)}
 LEFT_RIGHT = (("left_ankle", "left_foot"), ("right_ankle", "right_foot"))
@@ -150,82 +143,6 @@ def contact_points(pos: np.ndarray, glob: np.ndarray) -> tuple[np.ndarray, np.nd
     return heel, toe
 
 
-def ground_root(rel: np.ndarray, glob: np.ndarray, contact: np.ndarray, floor_m: np.ndarray, dt: float,
-                flight_velocity: np.ndarray | None = None) -> np.ndarray:
-    """Root positions (T, 3) m that keep feet in contact fixed on their floor.
-
-    Args:
-        rel: (T, 22, 3) joints from FK with the root at the origin (root rotation and heading included).
-        glob: (T, 22, 3, 3) global rotations from the same FK.
-        contact: (T, 2) contact weights in [0, 1] of the left and right foot (0 = in the air).
-        floor_m: (T, 2) floor height under each foot in metres (stairs: one step rise per step).
-        dt: time step in seconds.
-        flight_velocity: optional (T, 2) horizontal (x, z) root velocity in m/s to use in flight frames (NaN:
-            interpolate linearly between the velocities at take-off and landing).
-
-    Returns (T, 3): horizontal path integrated from the locked contact points, starting at x = z = 0; height
-    from the contact points on the floor, ballistic (g = 9.81 m/s^2) in flight.
-    """
-    b = body()
-    heel, toe = contact_points(rel, glob)
-    w_heel = 1.0 / (1.0 + np.exp(np.clip((heel[..., 1] - toe[..., 1]) / b.softness_m, -50, 50)))
-    point_y = w_heel * heel[..., 1] + (1 - w_heel) * toe[..., 1]
-    vel = w_heel[..., None] * np.gradient(heel, dt, axis=0) + (1 - w_heel[..., None]) * np.gradient(toe, dt, axis=0)
-    total = contact.sum(axis=1)
-    on = total > 1e-6
-    safe = np.where(on, total, 1.0)
-    need = floor_m - point_y  # root height that puts each foot's contact point on its floor
-    # The foot that needs the higher root carries the body (a soft maximum weighted by contact): feet in
-    # contact never sink into the floor; a foot that the curves lift early leaves the floor a little early.
-    top = np.where(contact > 0, need, -np.inf).max(axis=1, initial=-np.inf)
-    top = np.where(on, top, 0.0)
-    soft = contact * np.exp(np.clip((need - top[:, None]) / SOFT_MAX_M, -50, 0))
-    soft_sum = np.where(on, soft.sum(axis=1), 1.0)
-    root_y = top + SOFT_MAX_M * np.log(np.maximum(soft_sum / safe, 1e-300))
-    # Horizontal: lock the feet that touch the floor, each weighted by contact and by closeness to the floor.
-    height = root_y[:, None] - need
-    load = contact / (1.0 + (np.maximum(height, 0.0) / LOAD_HEIGHT_M) ** 2)
-    load_sum = np.where(on, load.sum(axis=1), 1.0)
-    root_v = -(load[..., None] * vel[..., [0, 2]]).sum(axis=1) / np.maximum(load_sum, 1e-12)[:, None]
-    n = len(total)
-    k = 0
-    while k < n:
-        if on[k]:
-            k += 1
-            continue
-        a = k
-        while k < n and not on[k]:
-            k += 1
-        _fill_flight(root_v, root_y, a, k, dt, flight_velocity)
-    xz = np.concatenate([np.zeros((1, 2)), np.cumsum(0.5 * (root_v[1:] + root_v[:-1]) * dt, axis=0)])
-    return np.stack([xz[:, 0], root_y, xz[:, 1]], axis=1)
-
-
-def _fill_flight(root_v: np.ndarray, root_y: np.ndarray, a: int, b: int, dt: float,
-                 flight_velocity: np.ndarray | None) -> None:
-    """Fill frames a..b-1 (no contact) in place: ballistic height, interpolated or given horizontal velocity."""
-    n = len(root_y)
-    lo, hi = a - 1, b  # last contact frame before, first after (may be outside the clip)
-    if lo < 0 and hi >= n:
-        root_y[:] = 0.0
-        return
-    lo_ok, hi_ok = lo >= 0, hi < n
-    y0 = root_y[lo] if lo_ok else root_y[hi]
-    y1 = root_y[hi] if hi_ok else root_y[lo]
-    v0 = root_v[lo] if lo_ok else root_v[hi]
-    v1 = root_v[hi] if hi_ok else root_v[lo]
-    t_f = (hi - lo) * dt
-    tau = (np.arange(a, b) - lo) * dt
-    vy = (y1 - y0) / t_f + G_MPS2 * t_f / 2.0
-    root_y[a:b] = y0 + vy * tau - 0.5 * G_MPS2 * tau**2
-    frac = (tau / t_f)[:, None]
-    root_v[a:b] = (1 - frac) * v0 + frac * v1
-    if flight_velocity is not None:
-        given = flight_velocity[a:b]
-        ok = np.isfinite(given).all(axis=1)
-        root_v[a:b][ok] = given[ok]
-
-
 def smooth_noise(rng: np.random.Generator, t_s: np.ndarray, f_lo_hz: float, f_hi_hz: float, rms: float,
                  n_waves: int = 8) -> np.ndarray:
     """(T,) band-limited random signal with the given RMS: a sum of ``n_waves`` sinusoids with log-uniform
@@ -257,91 +174,24 @@ def smoothstep(x: np.ndarray) -> np.ndarray:
     return x * x * (3 - 2 * x)
 
 
-def leg_ik_sagittal(hip_yz: np.ndarray, ankle_yz: np.ndarray, thigh_m: float, shank_m: float
-                    ) -> tuple[np.ndarray, np.ndarray]:
-    """Two-link inverse kinematics in the sagittal plane.
-
-    Args:
-        hip_yz, ankle_yz: (..., 2) (height, forward) positions in metres.
-    Returns:
-        thigh angle forward of the downward vertical and knee flexion, radians (the knee bends forward).
-    """
-    d_vec = np.asarray(ankle_yz, dtype=np.float64) - np.asarray(hip_yz, dtype=np.float64)
-    d = np.clip(np.linalg.norm(d_vec, axis=-1), abs(thigh_m - shank_m) + 1e-6, thigh_m + shank_m - 1e-6)
-    line = np.arctan2(d_vec[..., 1], -d_vec[..., 0])
-    inner = np.arccos(np.clip((thigh_m**2 + d**2 - shank_m**2) / (2 * thigh_m * d), -1, 1))
-    knee = np.pi - np.arccos(np.clip((thigh_m**2 + shank_m**2 - d**2) / (2 * thigh_m * shank_m), -1, 1))
-    return line + inner, knee
+def set_arm(local: np.ndarray, side: str, flex: np.ndarray | float, abduction: np.ndarray | float = 0.0,
+            internal: np.ndarray | float = 0.0, elbow: np.ndarray | float = 0.0) -> None:
+    """Set one arm in place (radians): shoulder flexion (forward), abduction (sideways), internal rotation
+    (forearm towards the midline when the elbow is bent) and elbow flexion."""
+    n = local.shape[0]
+    sgn = 1.0 if side == "left" else -1.0
+    local[:, J[f"{side}_shoulder"]] = rot_x(-np.broadcast_to(flex, (n,))) @ rot_z(
+        sgn * np.broadcast_to(abduction, (n,))) @ rot_y(-sgn * np.broadcast_to(internal, (n,)))
+    local[:, J[f"{side}_elbow"]] = rot_x(-np.broadcast_to(elbow, (n,)))
 
 
-def _skew(v: np.ndarray) -> np.ndarray:
-    z = np.zeros(v.shape[:-1])
-    return np.stack([z, -v[..., 2], v[..., 1], v[..., 2], z, -v[..., 0], -v[..., 1], v[..., 0], z],
-                    axis=-1).reshape(*v.shape[:-1], 3, 3)
-
-
-def align_rotation(u: np.ndarray, w: np.ndarray) -> np.ndarray:
-    """(..., 3, 3) smallest rotation turning directions ``u`` onto ``w`` (..., 3) (Rodrigues; not for u = -w)."""
-    u = u / np.linalg.norm(u, axis=-1, keepdims=True)
-    w = w / np.linalg.norm(w, axis=-1, keepdims=True)
-    k = _skew(np.cross(u, w))
-    c = np.sum(u * w, axis=-1)[..., None, None]
-    return np.eye(3) + k + k @ k / np.maximum(1.0 + c, 1e-9)
-
-
-def knee_for_reach(side: str, reach_m: np.ndarray) -> np.ndarray:
-    """Knee flexion (radians, >= the straightest) at which the hip-ankle distance equals ``reach_m`` (T,)."""
-    o1 = body().offsets_m[J[f"{side}_knee"]]
-    o2 = body().offsets_m[J[f"{side}_ankle"]]
-    p, q = o1[1] * o2[1] + o1[2] * o2[2], o1[2] * o2[1] - o1[1] * o2[2]
-    rho, beta = np.hypot(p, q), np.arctan2(q, p)
-    arg = (reach_m**2 - o1 @ o1 - o2 @ o2 - 2 * o1[0] * o2[0]) / (2 * rho)
-    return beta + np.arccos(np.clip(arg, -1.0, 1.0))
-
-
-def max_reach_m(side: str) -> float:
-    """Hip-ankle distance of the straightest leg."""
-    o1 = body().offsets_m[J[f"{side}_knee"]]
-    o2 = body().offsets_m[J[f"{side}_ankle"]]
-    beta = knee_for_reach(side, np.array([np.linalg.norm(o1) + np.linalg.norm(o2)]))
-    return float(np.linalg.norm(o1 + (rot_x(beta) @ o2)[0]))
-
-
-def plant_legs(local: np.ndarray, root_old: np.ndarray, root_new: np.ndarray, contact: np.ndarray
-               ) -> tuple[np.ndarray, np.ndarray]:
-    """Move the root from ``root_old`` to ``root_new`` (T, 3) while the ankles and feet stay where they were.
-
-    Each leg is re-solved by analytic inverse kinematics: the knee flexion gives the new hip-ankle distance,
-    the smallest extra hip rotation points the leg at the old ankle, and the ankle rotation keeps the foot's
-    world orientation, so heel and toe do not move. Where a stance leg (contact > 0) could not reach, the new
-    root is lowered just enough (smoothly). Returns (local rotations, the root actually used).
-    """
-    pos_old, glob_old = forward_kinematics(local, root_old)
-    root_new = root_new.copy()
-    drop = np.zeros(len(root_new))
-    for i, side in enumerate(("left", "right")):
-        hip = pos_old[:, J[f"{side}_hip"]] - root_old + root_new
-        d = pos_old[:, J[f"{side}_ankle"]] - hip
-        reach = 0.998 * max_reach_m(side)
-        horiz2 = np.minimum(d[:, 0] ** 2 + d[:, 2] ** 2, reach**2)
-        need = -np.sqrt(reach**2 - horiz2) - d[:, 1]
-        drop = np.maximum(drop, np.where(contact[:, i] > 0, need, 0.0))
-    if drop.max() > 0:
-        from scipy.ndimage import gaussian_filter1d, maximum_filter1d
-
-        drop = gaussian_filter1d(maximum_filter1d(drop, 9), 3.0)
-        root_new[:, 1] -= drop
-    out = local.copy()
-    g_pelvis = glob_old[:, 0]
-    for side in ("left", "right"):
-        h, k, a = J[f"{side}_hip"], J[f"{side}_knee"], J[f"{side}_ankle"]
-        hip = pos_old[:, h] - root_old + root_new
-        v_p = np.einsum("tji,tj->ti", g_pelvis, pos_old[:, a] - hip)
-        knee = knee_for_reach(side, np.linalg.norm(v_p, axis=-1))
-        l_knee = rot_x(knee)
-        leg_local = body().offsets_m[k] + l_knee @ body().offsets_m[a]
-        u = np.einsum("tij,tj->ti", local[:, h], leg_local)
-        l_hip = align_rotation(u, v_p) @ local[:, h]
-        out[:, h], out[:, k] = l_hip, l_knee
-        out[:, a] = np.swapaxes(g_pelvis @ l_hip @ l_knee, -1, -2) @ glob_old[:, a]
-    return out, root_new
+def breathing(local: np.ndarray, t_s: np.ndarray, rng: np.random.Generator, rate_hz: float = 0.25) -> None:
+    """Add quiet breathing in place: ~15 breaths/min (12-20 in adults at rest), the thoracic spine extending by
+    ~0.6 deg and the shoulders rising by ~1 deg at inspiration, with breath-to-breath rate variation."""
+    rate = rate_hz * rng.uniform(0.85, 1.15)
+    phase = 2 * np.pi * rate * t_s + rng.uniform(0, 2 * np.pi) + smooth_noise(rng, t_s, 0.02, 0.1, 0.3, 3)
+    b = 0.5 * (1 - np.cos(phase))
+    for name in ("spine2", "spine3"):
+        local[:, J[name]] = local[:, J[name]] @ rot_x(-np.radians(0.3) * b)
+    local[:, J["left_collar"]] = local[:, J["left_collar"]] @ rot_z(np.radians(1.0) * b)
+    local[:, J["right_collar"]] = local[:, J["right_collar"]] @ rot_z(-np.radians(1.0) * b)

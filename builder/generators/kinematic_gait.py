@@ -30,21 +30,19 @@ import numpy as np
 from scipy.ndimage import gaussian_filter1d
 
 from .kinematic_body import (
-    G_MPS2,
     J,
     body,
     euler,
     forward_kinematics,
-    ground_root,
     identity_pose,
     periodic_curve,
-    plant_legs,
     rot_x,
     rot_y,
     rot_z,
     smooth_noise,
     smoothstep,
 )
+from .kinematic_ground import ground_root, plant_legs, spring_mass_root
 from .kinematic_words import PACES, Plan
 
 GAIT_OF_ACTIVITY = {"walking": "walk", "running": "run", "climbingup": "stairs_up", "climbingdown": "stairs_down"}
@@ -300,51 +298,6 @@ def heading_track(plan: Plan, params: GaitParams, t: np.ndarray, rng: np.random.
     return wander
 
 
-def _intervals(mask: np.ndarray) -> list[tuple[int, int]]:
-    """[(start, stop)] of the runs of True in a boolean (T,) array."""
-    edges = np.diff(np.concatenate([[0], mask.astype(np.int8), [0]]))
-    return list(zip(np.nonzero(edges == 1)[0], np.nonzero(edges == -1)[0], strict=True))
-
-
-def running_root(root_lock: np.ndarray, contact: np.ndarray, dt: float) -> np.ndarray:
-    """Pelvis path (T, 3) of running from the momentum of a spring-mass runner.
-
-    Vertical: in flight the pelvis falls freely (-g); in each stance the ground pushes with a half-sine force,
-    a(t) = A sin(pi t / T_c) - g, whose impulse turns the landing velocity into the next take-off velocity
-    (A ~ 2-2.5 body weights at 3-4 m/s; Morin et al. 2005, J Appl Biomech 21:167-180). Horizontal: the
-    foot-locked velocity smoothed over 0.15 s, braked then propelled in each stance by a full-sine force of
-    0.35 g peak (Cavanagh & Lafortune 1980). The mean height is the foot-locked one; the legs are then
-    re-planted by inverse kinematics, so the knees absorb the difference.
-    """
-    n = len(root_lock)
-    stance = contact.sum(axis=1) > 0.5
-    acc_y = np.full(n, -G_MPS2)
-    dv = np.zeros(n)
-    spans = _intervals(stance)
-    flights = _intervals(~stance)
-    for a, b in spans:
-        t_c = (b - a) * dt
-        before = [f for f in flights if f[1] == a]
-        after = [f for f in flights if f[0] == b]
-        t_in = (before[0][1] - before[0][0]) * dt if before else 0.0
-        t_out = (after[0][1] - after[0][0]) * dt if after else t_in
-        t_in = t_in if before else t_out
-        tau = (np.arange(a, b) - a + 0.5) * dt
-        peak = np.pi * (G_MPS2 * (t_in + t_out) / 2 + G_MPS2 * t_c) / (2 * t_c)
-        acc_y[a:b] += peak * np.sin(np.pi * tau / t_c)
-        dv[a:b] = 0.35 * G_MPS2 * t_c / (2 * np.pi) * (np.cos(2 * np.pi * tau / t_c) - 1.0)
-    vy = np.cumsum(acc_y) * dt
-    y = np.cumsum(vy - vy.mean()) * dt
-    y -= gaussian_filter1d(y, 0.5 / dt, mode="nearest")  # step-to-step impulse imbalance would drift
-    out = root_lock.copy()
-    out[:, 1] = y + root_lock[:, 1].mean()
-    v = gaussian_filter1d(np.gradient(root_lock[:, [0, 2]], dt, axis=0), 0.15 / dt, axis=0, mode="nearest")
-    speed = np.linalg.norm(v, axis=1, keepdims=True)
-    v = v + v / np.maximum(speed, 1e-9) * (dv - dv.mean())[:, None]
-    out[:, [0, 2]] = root_lock[0, [0, 2]] + np.concatenate([np.zeros((1, 2)), np.cumsum(v[1:] * dt, axis=0)])
-    return out
-
-
 def synthesize_gait(plan: Plan, rng: np.random.Generator, fps: float) -> tuple[np.ndarray, dict[str, Any]]:
     """Joints (T, 22, 3) m at ``fps`` over ``plan.duration_s`` (T = duration x fps + 1) and facts for metadata."""
     params = gait_params(plan, rng)
@@ -358,7 +311,7 @@ def synthesize_gait(plan: Plan, rng: np.random.Generator, fps: float) -> tuple[n
     rel, glob = forward_kinematics(local, np.zeros((len(t), 3)))
     root = ground_root(rel, glob, contact, floor, 1.0 / fps)
     if params.kind == "run":
-        smooth = running_root(root, contact, 1.0 / fps)
+        smooth = spring_mass_root(root, contact, 1.0 / fps)
     else:
         smooth = root.copy()
         sigma = gait_tables()[params.kind]["root_smoothing_s"] * fps
