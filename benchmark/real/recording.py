@@ -17,33 +17,12 @@ import numpy as np
 from scipy.signal import resample_poly
 
 from text2imu.builder.errors import Text2ImuError, UnknownNameError
+from text2imu.builder.vocab import ACTIVITIES, SITE_NAMES
 
 log = logging.getLogger(__name__)
 
-ACTIVITIES: tuple[str, ...] = (
-    "climbingdown",
-    "climbingup",
-    "jumping",
-    "lying",
-    "running",
-    "sitting",
-    "standing",
-    "walking",
-)
-REAL_SITES: tuple[str, ...] = (
-    "realworld.chest",
-    "realworld.forearm",
-    "realworld.head",
-    "realworld.shin",
-    "realworld.thigh",
-    "realworld.upperarm",
-    "realworld.waist",
-    "hapt.waist",
-    "pamap2.hand",
-    "pamap2.chest",
-    "pamap2.ankle",
-    "usc_had.hip",
-)
+# The shared vocabularies (builder/data/vocabulary.toml, builder/data/sites.toml).
+REAL_SITES: tuple[str, ...] = SITE_NAMES
 G_MPS2 = 9.80665  # standard gravity: m/s^2 per g
 RAD_PER_DEG = math.pi / 180.0  # rad/s per deg/s
 DEFAULT_RATE_HZ = 20.0

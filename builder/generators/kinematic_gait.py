@@ -321,8 +321,8 @@ def synthesize_gait(plan: Plan, rng: np.random.Generator, fps: float) -> tuple[n
     joints, _ = forward_kinematics(local, smooth)
     joints = joints[pad:pad + n_main]
     joints[..., [0, 2]] -= joints[0, 0, [0, 2]]
-    if params.rise_m:
-        joints[..., 1] -= floor[pad:pad + n_main][contact[pad:pad + n_main] > 0.5].min()
+    if params.rise_m:  # the floor is the lowest level of the clip, where its lowest joint is (HumanML3D)
+        joints[..., 1] -= joints[..., 1].min()
     facts = {
         "cadence_spm": round(params.cadence_spm, 3),
         "step_length_m": round(params.step_m, 4),

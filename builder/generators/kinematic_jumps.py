@@ -30,32 +30,33 @@ from .kinematic_body import (
     set_arm,
     smoothstep,
 )
-from .kinematic_ground import ground_root, plant_legs, spring_mass_root
+from .kinematic_ground import ground_root
 from .kinematic_words import Plan
 
+BROAD_TAKEOFF_MPS = 2.5  # horizontal take-off speed of a standing long jump (~2.3-3 m/s)
 CHANNELS = ("pelvis", "spine", "hip", "knee", "heel", "shoulder", "shoulder_abd", "elbow", "hip_abd")
 # Poses in degrees: pelvis and spine forward lean, hip/knee flexion, heel rise (0 = flat foot), shoulder
 # flexion and abduction, elbow flexion, hip abduction (both legs).
 POSES: dict[str, tuple[float, ...]] = {
     "stand": (0, 2, 0, 3, 0, 0, 4, 12, 0),
     "bottom": (30, 12, 95, 95, 0, -50, 10, 10, 0),
-    "takeoff": (5, 2, 0, 3, 40, 150, 10, 15, 0),
+    "takeoff": (5, 2, 0, 3, 40, 130, 10, 15, 0),
     "apex": (5, 2, 5, 10, 35, 160, 10, 15, 0),
     "touchdown": (8, 4, 20, 22, 30, 90, 10, 20, 0),
     "absorb": (25, 10, 70, 75, 0, 30, 10, 30, 0),
     "broad_bottom": (40, 12, 100, 95, 0, -60, 10, 10, 0),
-    "broad_takeoff": (35, 5, 5, 5, 40, 120, 10, 15, 0),
+    "broad_takeoff": (35, 5, 5, 5, 40, 100, 10, 15, 0),
     "broad_tuck": (25, 5, 75, 75, 25, 70, 10, 20, 0),
-    "broad_touchdown": (25, 5, 85, 55, 0, 50, 10, 20, 0),
+    "broad_touchdown": (25, 5, 70, 45, 0, 50, 10, 20, 0),
     "broad_absorb": (35, 10, 100, 100, 0, 30, 10, 30, 0),
     "hop_down": (6, 3, 25, 35, 8, 5, 8, 20, 0),
     "hop_up": (3, 2, 5, 8, 35, 0, 8, 20, 0),
 }
-HOPS = {  # variant: (jump height m, contact time s, depth scale, arms)
-    "hop": (0.09, 0.26, 0.8, "relaxed"),
-    "repeat": (0.20, 0.42, 1.6, "swing"),
-    "rope": (0.06, 0.30, 0.6, "rope"),
-    "jack": (0.08, 0.30, 0.8, "jack"),
+HOPS = {  # variant: (jump height m, contact time s, unused, arms)
+    "hop": (0.09, 0.26, 0.0, "relaxed"),
+    "repeat": (0.20, 0.40, 0.0, "swing"),
+    "rope": (0.06, 0.30, 0.0, "rope"),
+    "jack": (0.08, 0.30, 0.0, "jack"),
 }
 
 
@@ -107,6 +108,12 @@ def _stand_height(pose: dict[str, float]) -> float:
     return float(-min(heel[..., 1].min(), toe[..., 1].min()))
 
 
+def _ahead_of_toes(pose: dict[str, float]) -> float:
+    """How far the pelvis of a static pose is ahead (+z) of the toe joints (m)."""
+    rel, _ = forward_kinematics(_local({c: np.array([v]) for c, v in pose.items()}), np.zeros((1, 3)))
+    return float(-rel[0, [J["left_foot"], J["right_foot"]], 2].mean())
+
+
 def _ballistic(y_to: float, y_td: float, v0: float) -> tuple[float, float]:
     """(flight time s, touch-down speed m/s) of a take-off at ``v0`` m/s from pelvis height y_to to y_td."""
     v_td = np.sqrt(v0**2 + 2 * G_MPS2 * (y_to - y_td))
@@ -123,6 +130,9 @@ def big_jumps(plan: Plan, rng: np.random.Generator, t: np.ndarray) -> tuple[np.n
     stand = _pose("stand")
     v0 = np.sqrt(2 * G_MPS2 * height)
     t_prop = 2 * (_stand_height(takeoff) - _stand_height(bottom)) / v0
+    v_fwd = BROAD_TAKEOFF_MPS * rng.uniform(0.9, 1.1)
+    if broad:  # the forward swing of the body sets the push time: leave at ~2.5 m/s forward, 2.4 m/s up
+        t_prop = max(t_prop, 2 * (_ahead_of_toes(takeoff) - _ahead_of_toes(bottom)) / v_fwd)
     t_flight, v_td = _ballistic(_stand_height(takeoff), _stand_height(touchdown), v0)
     t_land = 2 * (_stand_height(touchdown) - _stand_height(absorb)) / v_td
     one = 0.45 + t_prop + t_flight + t_land + 0.6
@@ -141,60 +151,71 @@ def big_jumps(plan: Plan, rng: np.random.Generator, t: np.ndarray) -> tuple[np.n
         keys += seq
         at = seq[-1][0] + rng.uniform(0.3, 0.9)
     ch = _channels(keys, t)
+    arms = _channels([(k, p, "smooth") for k, p, _ in keys], t)  # arms swing smoothly (peak ~700 deg/s)
+    for c in ("shoulder", "shoulder_abd", "elbow"):
+        ch[c] = arms[c]
     ch["shoulder"] = ch["shoulder"] * plan.arm_swing ** 0.5
     local = _local(ch)
     contact = np.ones((len(t), 2))
     flight_v = np.full((len(t), 2), np.nan)
     for a, b in flights:
-        inside = (t >= a) & (t < b)
-        contact[inside] = 0.0
-        if broad:
-            flight_v[inside] = (0.0, rng.uniform(0.95, 1.15) / (b - a))
-    dt = float(t[1] - t[0])
+        contact[(t >= a) & (t < b)] = 0.0
+        flight_v[(t >= a) & (t < b)] = (0.0, v_fwd if broad else 0.0)
     rel, glob = forward_kinematics(local, np.zeros((len(t), 3)))
-    root = ground_root(rel, glob, contact, np.zeros((len(t), 2)), dt, flight_v)
+    root = ground_root(rel, glob, contact, np.zeros((len(t), 2)), float(t[1] - t[0]), flight_v)
     joints = rel + root[:, None]
     facts = {"variant": plan.variant, "jumps": count, "jump_height_m": round(height, 3),
              "flight_s": round(t_flight, 3)}
     return joints, facts
 
 
+def _scaled(pose: dict[str, float], base: dict[str, float], k: float) -> dict[str, float]:
+    """The pose ``base + k (pose - base)`` in the leg and trunk channels."""
+    out = dict(pose)
+    for c in ("pelvis", "spine", "hip", "knee", "heel"):
+        out[c] = base[c] + k * (pose[c] - base[c])
+    return out
+
+
 def hops(plan: Plan, rng: np.random.Generator, t: np.ndarray) -> tuple[np.ndarray, dict[str, Any]]:
-    """Rebound hops in place (variants "hop", "repeat", "rope", "jack") filling ``t`` (s); joints (T, 22, 3)."""
+    """Rebound hops in place (variants "hop", "repeat", "rope", "jack") filling ``t`` (s); joints (T, 22, 3).
+
+    Each contact decelerates the landing (angles ease out) into the deepest pose at mid-contact and accelerates
+    into take-off (ease in); the depth is chosen so that the pelvis moves v0 T_c / 4 in each half, which makes
+    the take-off speed equal the flight's v0 = sqrt(2 g h): a constant ~1-2 g push, then free fall.
+    """
     v = plan.variant if plan.variant in HOPS else "hop"
-    height, t_c, depth, arms = HOPS[v]
-    if "low" in plan.styles:
-        height *= 0.8
-    if "high" in plan.styles:
-        height *= 1.3
+    height, t_c, _, arms = HOPS[v]
+    height *= (0.8 if "low" in plan.styles else 1.0) * (1.3 if "high" in plan.styles else 1.0)
     height *= rng.uniform(0.9, 1.1)
     t_c *= rng.uniform(0.92, 1.08)
-    t_f = 2 * np.sqrt(2 * height / G_MPS2)
+    v0 = np.sqrt(2 * G_MPS2 * height)
+    t_f = 2 * v0 / G_MPS2
     period = t_c + t_f
-    start = rng.uniform(0.2, 0.6)
-    count = plan.count or int((t[-1] - start - 0.4) // period)
-    down, up = _pose("hop_down"), _pose("hop_up")
-    for c in ("hip", "knee", "pelvis"):
-        down[c] *= depth
-    stand = _pose("stand")
-    keys: list[tuple[float, dict[str, float], str]] = [(0.0, stand, "smooth"), (start - 0.25, stand, "smooth"),
-                                                       (start, down, "smooth")]
-    for k in range(count):
-        t0 = start + k * period
-        open_ = v == "jack" and k % 2 == 0
-        air = dict(up, hip_abd=np.radians(18.0) if open_ else 0.0)
-        land = dict(down, hip_abd=air["hip_abd"])
-        keys += [(t0 + t_c / 2, air, "smooth"), (t0 + t_c / 2 + t_f / 2, air, "smooth"),
-                 (t0 + t_c + t_f, land, "smooth")]
-    end = start + count * period
-    keys += [(end + 0.3, stand, "smooth")]
-    ch = _channels(keys, t)
+    up, deep, stand = _pose("hop_up"), _pose("hop_down"), _pose("stand")
+    want = v0 * t_c / 4
+    lo, hi = 0.0, 3.0
+    for _ in range(30):  # bisection on the depth that lowers the pelvis by `want`
+        k = (lo + hi) / 2
+        lo, hi = (k, hi) if _stand_height(up) - _stand_height(_scaled(deep, up, k)) < want else (lo, k)
+    down = _scaled(deep, up, (lo + hi) / 2)
+    start = rng.uniform(0.5, 0.9)
+    count = plan.count or int((t[-1] - start - 0.8) // period)
+    keys: list[tuple[float, dict[str, float], str]] = [(0.0, stand, "smooth"), (start - 0.45, stand, "smooth"),
+                                                       (start - t_c / 2, down, "in")]
     contact = np.ones((len(t), 2))
     for k in range(count):
-        lift = start + k * period + t_c / 2
+        lift = start + k * period
+        jack = np.radians(18.0) if v == "jack" and k % 2 == 0 else 0.0
+        air, land = dict(up, hip_abd=jack), dict(down, hip_abd=jack)
+        keys += [(lift, air, "smooth"), (lift + t_f, air, "out"), (lift + t_f + t_c / 2, land, "in")]
         contact[(t >= lift) & (t < lift + t_f)] = 0.0
+    end = start + count * period
+    keys[-1] = (keys[-1][0], keys[-1][1], "smooth")
+    keys += [(end - t_c / 2 + 0.5, stand, "smooth")]
+    ch = _channels(keys, t)
     phase = 2 * np.pi * (t - start) / period
-    hopping = (t > start) & (t < end)
+    hopping = (t > start - t_c) & (t < end)
     if arms == "rope":
         ch["shoulder"] = np.radians(15.0) + np.radians(8.0) * np.sin(phase) * hopping
         ch["shoulder_abd"] = np.radians(25.0) + np.radians(6.0) * np.cos(phase) * hopping
@@ -202,15 +223,12 @@ def hops(plan: Plan, rng: np.random.Generator, t: np.ndarray) -> tuple[np.ndarra
     elif arms == "jack":
         ch["shoulder_abd"] = np.radians(5.0) + (ch["hip_abd"] / np.radians(18.0)) * np.radians(150.0)
     elif arms == "swing":
-        ch["shoulder"] = np.radians(20.0) * np.sin(phase) * hopping * plan.arm_swing
+        ch["shoulder"] = np.radians(25.0) * np.sin(phase) * hopping * plan.arm_swing
     local = _local(ch)
-    dt = float(t[1] - t[0])
     rel, glob = forward_kinematics(local, np.zeros((len(t), 3)))
-    root = ground_root(rel, glob, contact, np.zeros((len(t), 2)), dt)
-    smooth = spring_mass_root(root, contact, dt)
-    local, smooth = plant_legs(local, root, smooth, contact)
-    joints, _ = forward_kinematics(local, smooth)
-    return joints, {"variant": v, "jumps": count, "jump_height_m": round(height, 3), "flight_s": round(t_f, 3)}
+    root = ground_root(rel, glob, contact, np.zeros((len(t), 2)), float(t[1] - t[0]))
+    return rel + root[:, None], {"variant": v, "jumps": count, "jump_height_m": round(height, 3),
+                                 "flight_s": round(float(t_f), 3)}
 
 
 def synthesize_jumps(plan: Plan, rng: np.random.Generator, fps: float) -> tuple[np.ndarray, dict[str, Any]]:
