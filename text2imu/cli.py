@@ -21,6 +21,7 @@ COMMAND_MODULES: tuple[str, ...] = (
     "text2imu.builder.cli_motion",
     "text2imu.builder.bodies.cli_bodies",
     "text2imu.builder.cli_simulate",
+    "text2imu.builder.generators.cli_generators",
 )
 
 log = logging.getLogger("text2imu")
@@ -40,7 +41,10 @@ class Parser(argparse.ArgumentParser):
 
 
 def build_parser() -> Parser:
-    parser = Parser(prog="text2imu", description=__doc__.splitlines()[0] if __doc__ else None)
+    parser = Parser(
+        prog="text2imu",
+        description="Activity descriptions -> motions -> body surface -> virtual IMUs, benchmarked on real sensors.",
+    )
     parser.add_argument("--version", action="version", version=f"text2imu {__version__}")
     parser.add_argument("-v", "--verbose", action="store_true", help="debug logging")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=Parser)

@@ -7,11 +7,16 @@ there), hip ab/adduction a frontal curve; the pelvis rotates (transverse), drops
 tilts; the thorax counter-rotates; the head stays on the heading; the arms swing out of phase with the legs (each
 arm follows the opposite hip). The cadence (steps/min) and the step length (a fraction of stature: ~0.41 x stature
 walking at ~110 steps/min, Öberg et al. 1993) set the pace; the hip excursion is scaled (a few secant iterations)
-so that the step length the angle curves produce equals the target. The root then comes from the feet
-(:func:`~text2imu.builder.generators.kinematic_body.ground_root`): the stance foot rolls heel -> toe without
-sliding, the pelvis height follows from the stance leg (so the vertical pelvis excursion of ~4-5 cm in walking
-and the lower mid-stance in running emerge from the curves), and the flight of running is ballistic. On stairs
-each new stance lands one step (17 cm rise, 29 cm going) higher or lower.
+so that the step length the angle curves produce equals the target (beyond ``max_hip_scale`` the stance is
+shortened instead); hip angles are thigh-on-pelvis, with the pelvis at its mean anterior tilt (~10 deg).
+
+The root comes from the feet (:func:`~text2imu.builder.generators.kinematic_ground.ground_root`): the stance foot
+rolls heel -> toe without sliding and the pelvis height follows from the stance leg, so the ~4-5 cm vertical pelvis
+excursion of walking (lowest in double support) emerges from the curves. The horizontal path is then smoothed
+over ~0.12 s (the pelvis speed then varies by about +-25 % within a stride) and the legs are re-planted by
+inverse kinematics so the feet stay put (:func:`~text2imu.builder.generators.kinematic_ground.plant_legs`).
+Running uses a spring-mass pelvis instead (half-sine ground force in stance, free fall in flight; ~6-10 cm
+vertical oscillation). On stairs each new stance lands one step (17 cm rise, 29 cm going) higher or lower.
 
 Variation between repetitions (all from the seed): cadence (+-3 %), step length (+-3 %), arm swing (+-12 %),
 pelvis amplitudes (+-10 %), knee amplitude (+-5 %), trunk lean (+-1.5 deg), arm lag, start phase, a slow

@@ -17,6 +17,7 @@ from __future__ import annotations
 from typing import Any
 
 import numpy as np
+from scipy.ndimage import gaussian_filter1d
 
 from .kinematic_body import (
     G_MPS2,
@@ -52,11 +53,11 @@ POSES: dict[str, tuple[float, ...]] = {
     "hop_down": (6, 3, 25, 35, 8, 5, 8, 20, 0),
     "hop_up": (3, 2, 5, 8, 35, 0, 8, 20, 0),
 }
-HOPS = {  # variant: (jump height m, contact time s, unused, arms)
-    "hop": (0.09, 0.26, 0.0, "relaxed"),
-    "repeat": (0.20, 0.40, 0.0, "swing"),
-    "rope": (0.06, 0.30, 0.0, "rope"),
-    "jack": (0.08, 0.30, 0.0, "jack"),
+HOPS = {  # variant: (jump height m, contact time s, arm style)
+    "hop": (0.09, 0.26, "relaxed"),
+    "repeat": (0.20, 0.40, "swing"),
+    "rope": (0.06, 0.30, "rope"),
+    "jack": (0.08, 0.30, "jack"),
 }
 
 
@@ -185,7 +186,7 @@ def hops(plan: Plan, rng: np.random.Generator, t: np.ndarray) -> tuple[np.ndarra
     the take-off speed equal the flight's v0 = sqrt(2 g h): a constant ~1-2 g push, then free fall.
     """
     v = plan.variant if plan.variant in HOPS else "hop"
-    height, t_c, _, arms = HOPS[v]
+    height, t_c, arms = HOPS[v]
     height *= (0.8 if "low" in plan.styles else 1.0) * (1.3 if "high" in plan.styles else 1.0)
     height *= rng.uniform(0.9, 1.1)
     t_c *= rng.uniform(0.92, 1.08)
@@ -221,7 +222,8 @@ def hops(plan: Plan, rng: np.random.Generator, t: np.ndarray) -> tuple[np.ndarra
         ch["shoulder_abd"] = np.radians(25.0) + np.radians(6.0) * np.cos(phase) * hopping
         ch["elbow"] = np.full(len(t), np.radians(75.0))
     elif arms == "jack":
-        ch["shoulder_abd"] = np.radians(5.0) + (ch["hip_abd"] / np.radians(18.0)) * np.radians(150.0)
+        sweep = gaussian_filter1d(ch["hip_abd"] / np.radians(18.0), period / 4 / float(t[1] - t[0]))
+        ch["shoulder_abd"] = np.radians(5.0) + np.clip(sweep / max(sweep.max(), 1e-9), 0, 1) * np.radians(150.0)
     elif arms == "swing":
         ch["shoulder"] = np.radians(25.0) * np.sin(phase) * hopping * plan.arm_swing
     local = _local(ch)

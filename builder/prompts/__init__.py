@@ -35,18 +35,8 @@ from pathlib import Path
 from typing import Any
 
 from ..errors import FormatError, UnknownNameError
+from ..vocab import ACTIVITIES  # the RealWorld eight (re-exported here)
 
-# The RealWorld eight, in the order of DESIGN.md section 3 (the ClassLabel order of every corpus).
-ACTIVITIES: tuple[str, ...] = (
-    "climbingdown",
-    "climbingup",
-    "jumping",
-    "lying",
-    "running",
-    "sitting",
-    "standing",
-    "walking",
-)
 DEFAULT_PROMPT_SET = "v1"
 _FIELDS = ("prompt_id", "activity", "text")
 _ID_PATTERN = re.compile(r"^[a-z0-9][a-z0-9_.-]*$")
@@ -58,7 +48,7 @@ class Prompt:
 
     Attributes:
         prompt_id: stable id, e.g. "walking-03" (lower case letters, digits, ``_ . -``).
-        activity: one of :data:`ACTIVITIES`.
+        activity: one of :data:`~text2imu.builder.vocab.ACTIVITIES`.
         text: the sentence given to a text-to-motion generator.
     """
 
@@ -134,7 +124,8 @@ def load_prompt_set(name: str = DEFAULT_PROMPT_SET) -> PromptSet:
     res = resources.files(__package__).joinpath(f"{name}.toml")
     pset = parse_prompt_set(res.read_text("utf-8"), source=f"text2imu/builder/prompts/{name}.toml")
     if pset.version != name:
-        raise FormatError(f"text2imu/builder/prompts/{name}.toml: version is '{pset.version}', expected '{name}'")
+        raise FormatError(
+            f"text2imu/builder/prompts/{name}.toml: version is '{pset.version}', expected '{name}'")
     return pset
 
 
@@ -154,6 +145,8 @@ def parse_prompt_set(text: str, source: str) -> PromptSet:
         raw = tomllib.loads(text)
     except tomllib.TOMLDecodeError as err:
         raise FormatError(f"{source}: not valid TOML ({err})") from err
+    if not raw:
+        raise FormatError(f"{source}: is empty (expected a 'version' and [[prompts]] tables)")
     version = raw.get("version")
     if not isinstance(version, str) or not version.strip():
         raise FormatError(f"{source}: missing top-level 'version' (a string such as \"v1\")")
@@ -169,7 +162,8 @@ def parse_prompt_set(text: str, source: str) -> PromptSet:
     seen: dict[str, int] = {}
     for i, p in enumerate(prompts):
         if p.prompt_id in seen:
-            raise FormatError(f"{source}: duplicate prompt_id '{p.prompt_id}' (prompts {seen[p.prompt_id]} and {i})")
+            raise FormatError(
+                f"{source}: duplicate prompt_id '{p.prompt_id}' (prompts {seen[p.prompt_id]} and {i})")
         seen[p.prompt_id] = i
     ordered = tuple(sorted(prompts, key=lambda p: p.prompt_id))
     description = raw.get("description", "")
