@@ -22,10 +22,11 @@ What it does, per shape:
    0.5 cm / 1 kg is an error.
 3. Takes Anny's rest pose (its bind pose: identity pose parameters, arms about 45 degrees down, elbows a little
    bent) into the project's frame (Anny is z-up facing -y; the project is y-up facing +z, left +x), puts the
-   soles on y = 0 and the pelvis over x = z = 0.
-4. Maps Anny's rig onto the 22 HumanML3D joints and its bone skinning weights onto the 22 segments
-   (``data/anny_skeleton.toml``), takes each site's vertex (``data/sites.toml``, key ``anny``) with its one-ring
-   neighbours and ring triangles, and writes ``assets/anny/<shape>.npz``.
+   soles on y = 0 and the pelvis joint over x = z = 0.
+4. Maps Anny's rig onto the 22 HumanML3D joints in SMPL's joint convention (:mod:`.anny_rig`: bone heads, then
+   pelvis, hips and collars placed by SMPL's shape of the pelvis and spine3 segments) and its bone skinning
+   weights onto the 22 segments (``data/anny_skeleton.toml``), takes each site's vertex (``data/sites.toml``,
+   key ``anny``) with its one-ring neighbours and ring triangles, and writes ``assets/anny/<shape>.npz``.
 
 ``--choose-sites`` runs the site rules (``anny_rule`` in sites.toml) on the body fitted to male_average and logs
 the vertex ids they pick (the ``anny`` ids recorded in sites.toml); ``--check-sites`` re-runs the rules on every
@@ -35,19 +36,17 @@ compiled shape and logs how far the recorded vertex lies from where the rule lan
 from __future__ import annotations
 
 import argparse
-import fnmatch
 import logging
 import time
-import tomllib
 from dataclasses import dataclass
 from functools import cache
-from importlib import resources
 from pathlib import Path
 
 import numpy as np
 
 from ..errors import FormatError, Text2ImuError
 from ..skeleton import skeleton
+from .anny_rig import anny_joints, bone_segments, bone_head_joints, smpl_convention_joints
 from .asset import BodyAsset, asset_path
 from .mesh import closed_surface_problems, face_components, mesh_height_m, mesh_volume_m3, one_ring
 from .shapes import BodyShape, body_density_kg_m3, body_shape, shape_names
@@ -147,7 +146,8 @@ def _body_face_mask() -> np.ndarray:
 
 
 def anny_rest(phenotypes: dict[str, float], *, center: bool = True) -> AnnyRest:
-    """Anny's rest mesh and bone heads for ``phenotypes`` in the project frame (soles on y = 0, pelvis at x=z=0)."""
+    """Anny's rest mesh and bone heads for ``phenotypes`` in the project frame (soles on y = 0, the SMPL-convention
+    pelvis joint of :func:`rest_joints` at x = z = 0)."""
     import torch
 
     model = anny_model()
@@ -156,8 +156,8 @@ def anny_rest(phenotypes: dict[str, float], *, center: bool = True) -> AnnyRest:
     verts = out["rest_vertices"][0].cpu().numpy().astype(np.float64) @ ANNY_TO_WORLD.T
     heads = out["rest_bone_heads"][0].cpu().numpy().astype(np.float64) @ ANNY_TO_WORLD.T
     if center:
-        root = heads[list(model.bone_labels).index("root")]
-        shift = np.array([-root[0], -verts[:, 1].min(), -root[2]])
+        pelvis = anny_joints(heads, tuple(model.bone_labels))[0]
+        shift = np.array([-pelvis[0], -verts[:, 1].min(), -pelvis[2]])
         verts, heads = verts + shift, heads + shift
     faces = model.faces.cpu().numpy().astype(np.int64)
     return AnnyRest(verts, faces, faces[_body_face_mask()], heads, tuple(model.bone_labels))
@@ -208,40 +208,9 @@ def fit_shape(shape: BodyShape, density_kg_m3: float) -> AnnyFit:
     return AnnyFit(pheno, float(sol.x[1]), h, w, int(sol.nfev))
 
 
-@cache
-def _rig_map() -> dict:
-    text = resources.files("text2imu.builder").joinpath("data/anny_skeleton.toml").read_text("utf-8")
-    return tomllib.loads(text)["joints"]
-
-
-def bone_segments(bone_labels: tuple[str, ...]) -> np.ndarray:
-    """(B,) HumanML3D segment (joint index) of each Anny bone; every bone must match exactly one segment."""
-    names = skeleton().names
-    table = _rig_map()
-    seg = np.full(len(bone_labels), -1)
-    for b, label in enumerate(bone_labels):
-        hits = [
-            j for j, n in enumerate(names) if any(fnmatch.fnmatchcase(label, p) for p in table[n]["bones"])
-        ]
-        if len(hits) != 1:
-            raise FormatError(
-                f"anny_skeleton.toml: Anny bone {label} matches segments {[names[h] for h in hits]}"
-            )
-        seg[b] = hits[0]
-    return seg
-
-
 def rest_joints(rest: AnnyRest) -> np.ndarray:
-    """(22, 3) HumanML3D joints (m) of a rest body: heads of the mapped Anny bones."""
-    table = _rig_map()
-    index = {label: i for i, label in enumerate(rest.bone_labels)}
-    joints = np.empty((len(skeleton().names), 3))
-    for j, name in enumerate(skeleton().names):
-        try:
-            joints[j] = rest.bone_heads_m[[index[b] for b in table[name]["at"]]].mean(axis=0)
-        except KeyError as err:
-            raise FormatError(f"anny_skeleton.toml: joint {name} names unknown Anny bone {err}") from err
-    return joints
+    """(22, 3) HumanML3D joints (m) of a rest body in SMPL's convention (:mod:`.anny_rig`)."""
+    return anny_joints(rest.bone_heads_m, rest.bone_labels)
 
 
 def segment_weights(vertex_ids: np.ndarray) -> np.ndarray:
@@ -276,6 +245,7 @@ def compile_shape(name: str, density_kg_m3: float | None = None) -> BodyAsset:
     density = body_density_kg_m3() if density_kg_m3 is None else float(density_kg_m3)
     fit = fit_shape(shape, density)
     rest = anny_rest(fit.phenotypes)
+    joints, convention_scale = smpl_convention_joints(bone_head_joints(rest.bone_heads_m, rest.bone_labels))
     site_list = [s for s in all_sites() if "anny" in s.vertex_ids]
     pv, pf, pw = site_patches(rest, [s.vertex_ids["anny"] for s in site_list])
     labels = list(fit.phenotypes)
@@ -290,7 +260,7 @@ def compile_shape(name: str, density_kg_m3: float | None = None) -> BodyAsset:
         target_height_m=shape.height_m,
         target_weight_kg=shape.weight_kg,
         density_kg_m3=density,
-        rest_joints_m=rest_joints(rest),
+        rest_joints_m=joints,
         site_names=tuple(s.name for s in site_list),
         site_vertex_ids=np.array([s.vertex_ids["anny"] for s in site_list]),
         patch_vertices_m=pv,
@@ -309,7 +279,10 @@ def compile_shape(name: str, density_kg_m3: float | None = None) -> BodyAsset:
             "height_definition": "vertical extent of the rest mesh (top of head to soles)",
             "mass_definition": "volume of the closed outer body surface (eyeballs and tongue excluded) x density",
             "rest_pose": REST_POSE,
-            "frame": "y-up, facing +z, left +x, soles on y=0, pelvis at x=z=0; Anny (x, y, z) -> (x, z, -y)",
+            "frame": "y-up, facing +z, left +x, soles on y=0, pelvis joint at x=z=0; Anny (x, y, z) -> (x, z, -y)",
+            "joint_convention": "SMPL/HumanML3D: pelvis, hips and collars by [smpl_convention] of the joint map, "
+            "the other joints at Anny's bone heads",
+            "convention_scale": round(convention_scale, 6),
             "body_vertices": int(len(np.unique(rest.body_faces))),
             "joint_map": "builder/data/anny_skeleton.toml",
             "sites": "builder/data/sites.toml (key anny)",
