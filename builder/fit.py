@@ -44,9 +44,11 @@ reproduced exactly and the secondary resolves the twist:
 The IK is exact for positions when the body's proportions equal the motion's (every single-child bone direction
 is matched; the two three-bone segments are matched when their shape agrees). Otherwise only the pelvis and
 spine3 triangles differ, and their descendants shift with them. Skeletons place these joints differently: SMPL's
-hips (so HumanML3D's) sit about 7 cm below its pelvis joint and 12 cm apart, Anny's 1.5 cm below and 21 cm
-apart, so the reference's upper body stands some 6 cm higher above the hips than any rigid Anny pelvis allows.
-That gap sets a floor on the error against the reference. :func:`~text2imu.builder.fit_refine.refine_pose`
+hips (so HumanML3D's) sit 8.4 cm below its pelvis joint and 12 cm apart, the heads of Anny's thigh bones 1.5 cm
+below its root bone and 24 cm apart; such a gap sets a floor on the error against the reference. The Anny
+assets therefore place pelvis, hips and collars by SMPL's convention (``data/anny_skeleton.toml``,
+:mod:`text2imu.builder.bodies.anny_rig`); a body with other torso shapes (a user's SMPL file of another
+subject, say) keeps a smaller gap. :func:`~text2imu.builder.fit_refine.refine_pose`
 (``refine=True``) runs a short deterministic L-BFGS over per-frame axis-angle corrections and root offsets on
 the joint error against the reference plus temporal smoothness; it trades limb orientation for joint position,
 so it is off by default. :func:`root_position` places the root of the analytic fit.
@@ -201,8 +203,8 @@ def root_position(joints_m: np.ndarray, rest_joints_m: np.ndarray, rotations: np
     the pelvis rotation ``rotations[:, 0]`` and the observed offsets rescaled to the body's bone lengths.
 
     Equal to the observed pelvis when the body's pelvis shape is the motion's; otherwise it moves the root by a
-    few centimetres so that hips and spine share the shape mismatch (SMPL's hips sit lower below its pelvis
-    joint than Anny's, for instance).
+    few centimetres so that hips and spine share the shape mismatch (SMPL's hips sit 8.4 cm below its pelvis
+    joint, the heads of Anny's thigh bones 1.5 cm below its root bone, for instance).
     """
     p = np.asarray(joints_m, dtype=np.float64)
     r = np.asarray(rest_joints_m, dtype=np.float64)

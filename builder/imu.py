@@ -16,15 +16,17 @@ Two derivative methods (recorded in every card):
   of ``R[i-1]^T R[i+1]`` over ``2 dt``; at the ends the one-sided second-order ``(4 phi1 - phi2) / (2 dt)`` with
   ``phi_k = log(R[0]^T R[k])`` (mirrored at the last frame). Errors are O(dt^2). Needs >= 4 frames (at the
   output rate).
-- ``spline``: a quintic interpolating position spline (``scipy.interpolate.make_interp_spline``, k = 5)
-  differentiated twice analytically, and a ``scipy.spatial.transform.RotationSpline`` (two knots added at each
-  end, see :func:`rotation_spline`) whose analytic angular rate ``spline(t, 1)`` is already ``vee(R^T dR/dt)``,
-  the sensor-frame rate, for ``R`` = ``Rotation.as_matrix()`` (checked in tests/test_imu.py). Needs >= 6 frames.
+- ``spline``: a quintic interpolating position spline (``scipy.interpolate.make_interp_spline``, k = 5, two knots
+  added at each end, see :func:`~text2imu.builder.imu_splines.extended_positions`) differentiated twice
+  analytically, and a ``scipy.spatial.transform.RotationSpline`` (two knots added at each end, see
+  :func:`~text2imu.builder.imu_splines.rotation_spline`) whose
+  analytic angular rate ``spline(t, 1)`` is already ``vee(R^T dR/dt)``, the sensor-frame rate, for ``R`` =
+  ``Rotation.as_matrix()`` (checked in tests/test_imu.py). Needs >= 6 frames.
 
 Output rate: inputs are at the motion rate ``fps``; outputs at ``rate_hz`` (default ``fps``) at the times
 ``k / rate_hz``, k = 0 .. floor(duration * rate_hz), where duration = (T - 1) / fps. ``spline`` evaluates its
 derivatives at those times. ``central`` first interpolates to those times (not-a-knot cubic spline for positions,
-:func:`rotation_spline` for rotations), then differentiates with ``dt = 1 / rate_hz``; with ``rate_hz == fps`` no
+:func:`~text2imu.builder.imu_splines.rotation_spline` for rotations), then differentiates with ``dt = 1 / rate_hz``; with ``rate_hz == fps`` no
 interpolation happens. Neither method low-pass filters when ``rate_hz < fps``: outputs are point samples.
 """
 
@@ -34,17 +36,22 @@ import logging
 from dataclasses import dataclass
 
 import numpy as np
-from scipy.interpolate import CubicSpline, make_interp_spline
-from scipy.spatial.transform import Rotation, RotationSpline
+from scipy.spatial.transform import Rotation
 
 from .errors import SimulationError
+from .imu_splines import (
+    SPLINE_MIN_FRAMES,
+    resample_positions,
+    resample_rotations,
+    spline_kinematics,
+)
 
 log = logging.getLogger(__name__)
 
 GRAVITY_MPS2 = 9.81
 GRAVITY_WORLD_MPS2 = np.array([0.0, -GRAVITY_MPS2, 0.0])
 METHODS = ("central", "spline")
-MIN_FRAMES = {"central": 4, "spline": 6}
+MIN_FRAMES = {"central": 4, "spline": SPLINE_MIN_FRAMES}
 # Largest accepted max|R^T R - I| (float32 rotations from fitting are ~1e-6 off); matrices are re-orthonormalised.
 ORTHONORMAL_TOL = 1e-3
 # A rotation of more than this between the two frames of a central difference is probably aliased.
@@ -213,76 +220,6 @@ def matrices_to_wxyz(rotations: np.ndarray) -> np.ndarray:
         dots = np.sum(q[1:] * q[:-1], axis=-1)
         signs[1:] = np.where(dots < 0, -1.0, 1.0)
     return q * np.cumprod(signs, axis=0)[..., None]
-
-
-def resample_positions(
-    positions_m: np.ndarray, times_in_s: np.ndarray, times_out_s: np.ndarray
-) -> np.ndarray:
-    """(T, ..., 3) positions -> (T', ..., 3) at ``times_out_s`` by a not-a-knot cubic spline (metres)."""
-    return CubicSpline(times_in_s, positions_m, axis=0)(times_out_s)
-
-
-# Cubic Lagrange extrapolation from samples 0..3 to -1 and -2 (the weight of sample 0 multiplies phi_0 = 0).
-_EXTRAPOLATE_WEIGHTS = np.array([[-6.0, 4.0, -1.0], [-20.0, 15.0, -4.0]])
-
-
-def rotation_spline(times_s: np.ndarray, rotations: np.ndarray) -> RotationSpline:
-    """A ``RotationSpline`` through (T, 3, 3) sensor -> world matrices at uniform ``times_s`` (T >= 4).
-
-    RotationSpline's natural end conditions (zero angular acceleration at the first and last knot) bias the rate
-    near the ends; two extra knots at each end, extrapolated by a cubic in the tangent space of the end rotation
-    (``phi_k = log(R_0^T R_k)``), move that bias outside ``times_s`` (end-rate error about 8x smaller on smooth
-    motions).
-    """
-    rot = Rotation.from_matrix(rotations)
-    dt = times_s[1] - times_s[0]
-
-    def extrapolated(end: Rotation, inner: Rotation) -> Rotation:
-        phi = (end.inv() * inner).as_rotvec()  # (3, 3): phi_1 .. phi_3
-        return end * Rotation.from_rotvec(_EXTRAPOLATE_WEIGHTS @ phi)  # at -1, -2 steps outward
-
-    before = extrapolated(rot[0], rot[1:4])
-    after = extrapolated(rot[-1], rot[-2:-5:-1])
-    knots = Rotation.concatenate([before[::-1], rot, after])
-    pad = dt * np.array([1.0, 2.0])
-    knot_times = np.concatenate([times_s[0] - pad[::-1], times_s, times_s[-1] + pad])
-    return RotationSpline(knot_times, knots)
-
-
-def resample_rotations(rotations: np.ndarray, times_in_s: np.ndarray, times_out_s: np.ndarray) -> np.ndarray:
-    """(T, ..., 3, 3) rotations -> (T', ..., 3, 3) at ``times_out_s`` by one :func:`rotation_spline` per sensor."""
-    flat = rotations.reshape(rotations.shape[0], -1, 3, 3)
-    out = np.empty((len(times_out_s), flat.shape[1], 3, 3))
-    for s in range(flat.shape[1]):
-        out[:, s] = rotation_spline(times_in_s, flat[:, s])(times_out_s).as_matrix()
-    return out.reshape((len(times_out_s),) + rotations.shape[1:])
-
-
-def spline_kinematics(
-    positions_m: np.ndarray, rotations: np.ndarray, times_in_s: np.ndarray, times_out_s: np.ndarray
-) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """World acceleration, sensor-frame angular rate and rotations from splines, evaluated analytically.
-
-    Args:
-        positions_m: (T, ..., 3) sensor positions, metres; T >= 6.
-        rotations: (T, ..., 3, 3) sensor -> world matrices.
-        times_in_s: (T,) strictly increasing input times; times_out_s: (T',) evaluation times (inside the range).
-    Returns:
-        acc_world_mps2 (T', ..., 3), gyro_radps (T', ..., 3) sensor frame, rotations (T', ..., 3, 3).
-    """
-    _need_frames(positions_m.shape[0], MIN_FRAMES["spline"], "spline")
-    acc = make_interp_spline(times_in_s, positions_m, k=5, axis=0).derivative(2)(times_out_s)
-    flat = rotations.reshape(rotations.shape[0], -1, 3, 3)
-    n_out = len(times_out_s)
-    gyro = np.empty((n_out, flat.shape[1], 3))
-    rot_out = np.empty((n_out, flat.shape[1], 3, 3))
-    for s in range(flat.shape[1]):
-        spline = rotation_spline(times_in_s, flat[:, s])
-        rot_out[:, s] = spline(times_out_s).as_matrix()
-        # RotationSpline's rate is vee(R^T dR/dt) for R = as_matrix(): already the sensor frame.
-        gyro[:, s] = spline(times_out_s, 1)
-    batch = rotations.shape[1:-2]
-    return acc, gyro.reshape((n_out,) + batch + (3,)), rot_out.reshape((n_out,) + batch + (3, 3))
 
 
 def simulate_imu(

@@ -17,7 +17,7 @@ from text2imu.builder.bodies.mesh import (
 )
 from text2imu.builder.bodies.shapes import body_density_kg_m3, body_shape, body_shapes, shape_names
 from text2imu.builder.bodies.sites import site, site_names, site_vertex_id, sites
-from text2imu.builder.errors import UnknownNameError
+from text2imu.builder.errors import FormatError, UnknownNameError
 from text2imu.builder.skeleton import skeleton
 
 TABLE_I = {
@@ -177,7 +177,12 @@ def test_rest_joints_plausible(assets):
             assert j[left] * [-1, 1, 1] == pytest.approx(j[right], abs=1e-3)
         ys = j[:, 1]
         assert (
-            ys[J["left_ankle"]] < ys[J["left_knee"]] < ys[J["left_hip"]] < ys[J["spine1"]] < ys[J["spine2"]]
+            ys[J["left_ankle"]]
+            < ys[J["left_knee"]]
+            < ys[J["left_hip"]]
+            < ys[J["pelvis"]]
+            < ys[J["spine1"]]
+            < ys[J["spine2"]]
         )
         assert ys[J["spine2"]] < ys[J["spine3"]] < ys[J["neck"]] < ys[J["head"]]
         assert ys[J["left_wrist"]] < ys[J["left_elbow"]] < ys[J["left_shoulder"]]
@@ -190,6 +195,103 @@ def test_rest_joints_plausible(assets):
         for b in assets.values():
             if a.target_height_m > b.target_height_m + 0.01:
                 assert a.rest_joints_m[J["head"], 1] > b.rest_joints_m[J["head"], 1], (a.shape, b.shape)
+
+
+def _triangle(j: np.ndarray, origin: int, left: int, right: int, up: int) -> np.ndarray:
+    """(..., 2, 3) offsets of joints ``left`` and ``right`` from ``origin`` in the segment frame: x from right to
+    left, y towards ``up`` made orthogonal to x, z = x cross y."""
+    x = j[..., left, :] - j[..., right, :]
+    x = x / np.linalg.norm(x, axis=-1, keepdims=True)
+    y = j[..., up, :] - j[..., origin, :]
+    y = y - np.sum(y * x, -1, keepdims=True) * x
+    y = y / np.linalg.norm(y, axis=-1, keepdims=True)
+    frame = np.stack([x, y, np.cross(x, y)], axis=-1)
+    offsets = j[..., [left, right], :] - j[..., [origin], :]
+    return np.einsum("...ab,...ka->...kb", frame, offsets)
+
+
+def test_joints_follow_the_smpl_convention_of_humanml3d(assets, humanml3d_sample):
+    """Pelvis, hips and collars sit where SMPL (so HumanML3D) puts them, scaled to the body by leg length."""
+    from text2imu.builder import fit
+    from text2imu.builder.bodies.anny_rig import leg_length_m, template_leg_length_m
+
+    motion = np.load(humanml3d_sample / "new_joints_012314.npy").astype(np.float64)
+    # the sample's two three-joint segments are rigid: one shape per clip, measured here independently of the toml
+    hips_ref = _triangle(motion, J["pelvis"], J["left_hip"], J["right_hip"], J["spine1"])
+    collars_ref = _triangle(motion, J["spine3"], J["left_collar"], J["right_collar"], J["neck"])
+    assert np.ptp(hips_ref, axis=0).max() < 1e-5 and np.ptp(collars_ref, axis=0).max() < 1e-5
+    hips_ref, collars_ref = hips_ref[0], collars_ref[0]
+    # the sample's bones are the template's
+    assert template_leg_length_m() == pytest.approx(fit.leg_length_m(motion), abs=2e-4)
+    for name, a in assets.items():
+        j = a.rest_joints_m
+        s = leg_length_m(j) / template_leg_length_m()
+        assert a.provenance["convention_scale"] == pytest.approx(s, abs=1e-6)
+        hips = _triangle(j, J["pelvis"], J["left_hip"], J["right_hip"], J["spine1"])
+        collars = _triangle(j, J["spine3"], J["left_collar"], J["right_collar"], J["neck"])
+        # separations and the pelvis joint's height above / distance in front of the hip line: within 1 mm
+        tol = 0.001
+        assert np.linalg.norm(j[J["left_hip"]] - j[J["right_hip"]]) == pytest.approx(
+            s * np.ptp(hips_ref[:, 0]), abs=tol
+        ), name
+        assert np.linalg.norm(j[J["left_collar"]] - j[J["right_collar"]]) == pytest.approx(
+            s * np.ptp(collars_ref[:, 0]), abs=tol
+        ), name
+        np.testing.assert_allclose(hips[:, 1:].mean(0), s * hips_ref[:, 1:].mean(0), atol=tol, err_msg=name)
+        np.testing.assert_allclose(
+            collars[:, 1:].mean(0), s * collars_ref[:, 1:].mean(0), atol=tol, err_msg=name
+        )
+        # the whole pelvis and spine3 shapes: the sample's, made left/right symmetric (its pelvis joint sits 6 mm
+        # and its neck 7 mm off the midline), so every direction within 5 degrees
+        for got, ref in ((hips, hips_ref), (collars, collars_ref)):
+            cos = np.sum(got * ref, -1) / np.linalg.norm(got, axis=-1) / np.linalg.norm(ref, axis=-1)
+            assert np.degrees(np.arccos(np.clip(cos, -1, 1))).max() < 5.0, name
+        # far from Anny's own joints: hips 21-24 cm apart at the root's height, collars 4-5 cm apart
+        assert 0.09 < np.linalg.norm(j[J["left_hip"]] - j[J["right_hip"]]) < 0.15, name
+        assert j[J["pelvis"], 1] - j[J["left_hip"], 1] > 0.06, name
+
+
+def test_smpl_convention_rule_on_a_made_up_rig():
+    """The closed-form pelvis: hips keep their midpoint, the pelvis frame's y axis points at spine1 exactly."""
+    from text2imu.builder.bodies import anny_rig
+
+    j = skeleton_rest_like()
+    hip, collar = anny_rig.convention_offsets()
+    out, s = anny_rig.smpl_convention_joints(j)
+    assert s == pytest.approx(anny_rig.leg_length_m(out) / anny_rig.template_leg_length_m(), abs=1e-9)
+    np.testing.assert_allclose(out[[J["left_hip"], J["right_hip"]]].mean(0), j[[1, 2]].mean(0), atol=1e-12)
+    frame = anny_rig.segment_frame(out[J["pelvis"]], out[J["spine1"]])
+    np.testing.assert_allclose(frame.T @ (out[J["left_hip"]] - out[J["pelvis"]]), s * hip, atol=1e-12)
+    np.testing.assert_allclose(
+        frame.T @ (out[J["right_hip"]] - out[J["pelvis"]]), s * hip * [-1, 1, 1], atol=1e-12
+    )
+    frame3 = anny_rig.segment_frame(out[J["spine3"]], out[J["neck"]])
+    np.testing.assert_allclose(frame3.T @ (out[J["left_collar"]] - out[J["spine3"]]), s * collar, atol=1e-12)
+    untouched = [i for i in range(22) if i not in (J["pelvis"], J["left_hip"], J["right_hip"], 13, 14)]
+    np.testing.assert_array_equal(out[untouched], j[untouched])
+    # a spine1 inside the SMPL pelvis cannot carry it
+    squeezed = j.copy()
+    squeezed[J["spine1"]] = j[[1, 2]].mean(0) + [0, 0.05, 0]
+    with pytest.raises(FormatError, match="pelvis"):
+        anny_rig.smpl_convention_joints(squeezed)
+
+
+def skeleton_rest_like() -> np.ndarray:
+    """(22, 3) a made-up upright rig in Anny's manner: wide hips level with a low root, collars at the sternum."""
+    j = np.zeros((22, 3))
+    rows = {
+        "pelvis": (0, 0.96, 0), "left_hip": (0.12, 0.945, -0.01), "right_hip": (-0.12, 0.945, -0.01),
+        "spine1": (0, 1.12, -0.03), "left_knee": (0.15, 0.54, 0.02), "right_knee": (-0.15, 0.54, 0.02),
+        "spine2": (0, 1.2, -0.04), "left_ankle": (0.19, 0.08, -0.01), "right_ankle": (-0.19, 0.08, -0.01),
+        "spine3": (0, 1.32, -0.06), "left_foot": (0.2, 0.03, 0.14), "right_foot": (-0.2, 0.03, 0.14),
+        "neck": (0, 1.54, 0.0), "left_collar": (0.023, 1.46, 0.02), "right_collar": (-0.023, 1.46, 0.02),
+        "head": (0, 1.63, 0.04), "left_shoulder": (0.19, 1.43, 0.01), "right_shoulder": (-0.19, 1.43, 0.01),
+        "left_elbow": (0.37, 1.23, 0.02), "right_elbow": (-0.37, 1.23, 0.02),
+        "left_wrist": (0.5, 1.1, 0.2), "right_wrist": (-0.5, 1.1, 0.2),
+    }  # fmt: skip
+    for name, xyz in rows.items():
+        j[J[name]] = xyz
+    return j
 
 
 def _patch_normal(a: BodyAsset, s: int) -> np.ndarray:
@@ -286,6 +388,21 @@ def test_rebuilding_a_shape_reproduces_the_committed_asset(tmp_path):
     np.testing.assert_allclose(
         rest.vertices_m[rebuilt.site_vertex_ids], rebuilt.patch_vertices_m[:, 0], atol=1e-12
     )
-    assert max(compile_anny.check_sites(rest, rebuilt.rest_joints_m).values()) < 0.08
+    assert max(compile_anny.check_sites(rest, rebuilt.rest_joints_m).values()) < 0.06
+    # SMPL convention on Anny's bones: the hips on Anny's hip line about its midpoint; the single-child chains at
+    # Anny's bone heads; the pelvis joint over x = z = 0
+    from text2imu.builder.bodies.anny_rig import bone_head_joints
+
+    heads = bone_head_joints(rest.bone_heads_m, rest.bone_labels)
+    j = rebuilt.rest_joints_m
+    hips, head_hips = j[[J["left_hip"], J["right_hip"]]], heads[[J["left_hip"], J["right_hip"]]]
+    np.testing.assert_allclose(hips.mean(0), head_hips.mean(0), atol=1e-9)
+    line = (head_hips[0] - head_hips[1]) / np.linalg.norm(head_hips[0] - head_hips[1])
+    assert np.linalg.norm(np.cross(hips[0] - hips[1], line)) < 1e-9
+    moved = [J[n] for n in ("pelvis", "left_hip", "right_hip", "left_collar", "right_collar")]
+    kept = [i for i in range(22) if i not in moved]
+    np.testing.assert_allclose(j[kept], heads[kept], atol=1e-12)
+    assert np.linalg.norm(j[moved] - heads[moved], axis=1).min() > 0.03
+    assert abs(j[J["pelvis"], 0]) < 1e-9 and abs(j[J["pelvis"], 2]) < 1e-9
     png = draw_body_sites("anny", "female_short", tmp_path / "body.png", asset=rebuilt)
     assert png.stat().st_size > 20_000

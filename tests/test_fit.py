@@ -162,6 +162,23 @@ def load_body(name):
     return BodyAsset.load(path)
 
 
+def test_anny_average_bodies_follow_the_humanml3d_sample(sample_joints):
+    """The Anny assets' joints follow SMPL's convention (anny_skeleton.toml [smpl_convention]), so the analytic
+    IK reproduces the retargeted sample. With Anny's own bone-head pelvis, hips and collars it was 4.4 / 6.2 cm
+    (female / male average), 1.9 / 3.1 cm after refinement; the issue's target is 2 cm after refinement. The
+    convention's numbers come from this very clip, so 5 mm (not ~0.5 mm) is the bound on its analytic error."""
+    from text2imu.builder.fit_refine import mpjpe_report
+
+    for body in ("female_average", "male_average"):
+        load_body(body)  # skips when not compiled
+    rows = mpjpe_report(sample_joints)
+    for row in rows:
+        assert row["mpjpe_m"] < 0.005, row["shape"]
+        assert row["per_joint_m"].max() < 0.01, row["shape"]
+        assert row["mpjpe_refined_m"] < 0.02, row["shape"]
+        assert 0.9 < row["scale"] < 1.1
+
+
 @pytest.mark.parametrize("body", ["synthetic", "female_average"])
 @pytest.mark.parametrize("method", ["central", "spline"])
 def test_a_body_standing_still_reads_gravity_up_and_no_rotation(sample_joints, method, body):

@@ -69,7 +69,9 @@ def convention_offsets() -> tuple[np.ndarray, np.ndarray]:
     except KeyError as err:
         raise FormatError(f"{RIG_FILE}: [smpl_convention] lacks {err}") from err
     if hip.shape != (3,) or collar.shape != (3,) or hip[0] <= 0 or collar[0] <= 0:
-        raise FormatError(f"{RIG_FILE}: [smpl_convention] offsets must be 3 numbers with x > 0 (the left side)")
+        raise FormatError(
+            f"{RIG_FILE}: [smpl_convention] offsets must be 3 numbers with x > 0 (the left side)"
+        )
     return hip, collar
 
 
@@ -82,9 +84,7 @@ def template_leg_length_m() -> float:
 def leg_length_m(joints: np.ndarray) -> float:
     """Leg length (m) of (22, 3) joints: hip->knee + knee->ankle, mean of both legs."""
     j = np.asarray(joints, dtype=np.float64)
-    return float(
-        np.mean([np.linalg.norm(j[k] - j[h]) + np.linalg.norm(j[a] - j[k]) for h, k, a in _LEGS])
-    )
+    return float(np.mean([np.linalg.norm(j[k] - j[h]) + np.linalg.norm(j[a] - j[k]) for h, k, a in _LEGS]))
 
 
 def bone_segments(bone_labels: tuple[str, ...]) -> np.ndarray:
@@ -126,7 +126,9 @@ def segment_frame(origin: np.ndarray, toward: np.ndarray) -> np.ndarray:
     return np.stack([_X, y, np.cross(_X, y)], axis=1)
 
 
-def pelvis_frame(hip_mid: np.ndarray, spine1: np.ndarray, mid_offset: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+def pelvis_frame(
+    hip_mid: np.ndarray, spine1: np.ndarray, mid_offset: np.ndarray
+) -> tuple[np.ndarray, np.ndarray]:
     """Pelvis joint P and its frame F (towards spine1) with ``P + F @ mid_offset = hip_mid``.
 
     Args:
@@ -143,7 +145,9 @@ def pelvis_frame(hip_mid: np.ndarray, spine1: np.ndarray, mid_offset: np.ndarray
     d = d - (d @ _X) * _X
     length = np.linalg.norm(d)
     if length <= abs(b) or np.sqrt(length**2 - b**2) <= a:
-        raise FormatError(f"{RIG_FILE}: the SMPL pelvis does not fit below spine1 (|spine1 - hips| = {length:.3f} m)")
+        raise FormatError(
+            f"{RIG_FILE}: the SMPL pelvis does not fit below spine1 (|spine1 - hips| = {length:.3f} m)"
+        )
     u = d / length
     phi = np.arcsin(b / length)
     y = np.cos(phi) * u - np.sin(phi) * np.cross(_X, u)

@@ -46,7 +46,7 @@ import numpy as np
 
 from ..errors import FormatError, Text2ImuError
 from ..skeleton import skeleton
-from .anny_rig import anny_joints, bone_segments, bone_head_joints, smpl_convention_joints
+from .anny_rig import anny_joints, bone_head_joints, bone_segments, smpl_convention_joints
 from .asset import BodyAsset, asset_path
 from .mesh import closed_surface_problems, face_components, mesh_height_m, mesh_volume_m3, one_ring
 from .shapes import BodyShape, body_density_kg_m3, body_shape, shape_names

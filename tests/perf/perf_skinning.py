@@ -1,13 +1,19 @@
 """Speed of the simulation path on one core: sparse site skinning against skinning the full mesh.
 
-Run: ``.venv/bin/python -m pytest -s -m perf tests/perf/perf_skinning.py`` (prints figures, asserts none).
+Run: ``make perf`` or ``.venv/bin/python -m pytest -s -m perf tests/perf/perf_skinning.py`` (prints figures,
+asserts none; the default suite deselects the ``perf`` marker).
 
 Whole path = retarget + analytic IK + FK (``fit_motion``), sparse LBS of the site patches and sensor frames
 (``site_frames``), derivatives (``simulate_imu``, central, at the motion rate). The full-mesh path is the same
 plus linear blend skinning of every vertex of the same body (``skin_vertices``, dense (V, 22) weights, one
 matrix product per clip), as a pipeline that skinned the whole mesh would do. Printed: site-frames per second
-for a few clip lengths and site counts, the whole-path ratio, and the skinning-only ratio. The full mesh is Anny's (built here, about 40 s, when ``anny`` is
-importable); otherwise a stand-in with Anny's vertex count and 4 random weights per vertex.
+for a few clip lengths and site counts, then two ratios, each as "full mesh / sites":
+
+1. whole path (IK + skinning + derivatives): full-mesh path time / site path time;
+2. skinning stage alone (the fit precomputed): full-mesh LBS time / sparse site LBS (with the sensor frames) time.
+
+The full mesh is Anny's (built here, a few seconds once Anny's cache exists, about 40 s before), when ``anny`` is
+importable; otherwise a stand-in with Anny's vertex count and 4 random weights per vertex.
 One core: ``torch.set_num_threads(1)`` and numpy's BLAS limited to one thread with threadpoolctl.
 """
 
@@ -113,15 +119,20 @@ def test_site_frames_per_second_against_the_full_mesh(one_core, humanml3d_sample
     t_lbs_full = best_time_s(
         lambda: skin_vertices(vertices, weights, asset.rest_joints_m, *_pose(joints, asset)), 3
     )
-    print(f"full mesh: {source}, {len(vertices)} vertices")
+    n = len(joints) * len(sites)
+    print(f"\nfull mesh: {source}, {len(vertices)} vertices; clip {len(joints)} frames x {len(sites)} sites")
+    print(f"{'stage':<48} {'sites (ms)':>11} {'full mesh (ms)':>15} {'ratio full/sites':>17}")
     print(
-        f"{len(joints)} frames x {len(sites)} sites: sparse path {1e3 * t_sparse:.1f} ms "
-        f"({len(joints) * len(sites) / t_sparse:,.0f} site-frames/s), full-mesh path {1e3 * t_full:.1f} ms "
-        f"({len(joints) * len(sites) / t_full:,.0f} site-frames/s): {t_full / t_sparse:.0f}x"
+        f"{'1. whole path (IK + skinning + derivatives)':<48} {1e3 * t_sparse:11.2f} {1e3 * t_full:15.2f} "
+        f"{t_full / t_sparse:16.1f}x"
     )
     print(
-        f"skinning alone (fit precomputed): sites with their frames {1e3 * t_lbs_sparse:.2f} ms, "
-        f"full mesh {1e3 * t_lbs_full:.1f} ms: {t_lbs_full / t_lbs_sparse:.0f}x"
+        f"{'2. skinning stage alone (sparse LBS vs full LBS)':<48} {1e3 * t_lbs_sparse:11.2f} "
+        f"{1e3 * t_lbs_full:15.2f} {t_lbs_full / t_lbs_sparse:16.1f}x"
+    )
+    print(
+        f"whole path throughput: sites {n / t_sparse:,.0f} site-frames/s, full mesh {n / t_full:,.0f} "
+        "site-frames/s"
     )
 
 
