@@ -157,6 +157,24 @@ def test_stairs_gain_or_lose_17_cm_per_step(motions, pid, sign):
     assert forward == pytest.approx(0.29, abs=0.04)  # the going
 
 
+def pelvis_vertical_acc_mps2(motion) -> np.ndarray:
+    """(T-2,) vertical acceleration of the pelvis joint by second differences at the motion's rate."""
+    y = motion.joints_m[:, 0, 1].astype(np.float64)
+    return (y[2:] - 2 * y[1:-1] + y[:-2]) * motion.fps**2
+
+
+@pytest.mark.parametrize("rep", [0, 1, 2])
+def test_pelvis_moves_with_the_ground_force(gen, v1, rep):
+    """The pelvis of walking and stairs follows the vertical ground reaction force: ~2 m/s^2 RMS in walking
+    without the 8-10 m/s^2 jerks of rigid legs after each contact, and stair descent loads harder than ascent."""
+    acc = {pid: pelvis_vertical_acc_mps2(gen.generate(v1.get(pid), rep, seed_for(pid, rep)))
+           for pid in ("walking-01", "climbingup-01", "climbingdown-01")}
+    assert 1.5 < acc["walking-01"].std() < 3.0
+    assert np.abs(acc["walking-01"]).max() < 6.5
+    assert acc["climbingdown-01"].std() > 1.2 * acc["climbingup-01"].std()
+    assert acc["climbingdown-01"].max() > 1.3 * acc["walking-01"].max()
+
+
 def test_every_jump_prompt_has_a_flight_phase(motions, v1):
     for p in v1.by_activity("jumping"):
         feet_min = motions[p.prompt_id].joints_m[:, FEET, 1].min(axis=1)
@@ -256,7 +274,8 @@ def test_any_text_of_an_activity_works(gen):
 
 if __name__ == "__main__":  # `.venv/bin/python tests/test_kinematic.py` prints the measured gait figures
     generator, prompts = get_generator("kinematic"), load_prompt_set("v1")
-    print(f"{'prompt':16s} {'pace':6s} {'steps/min':>9s} {'m/s':>5s} {'rise/step':>9s}  (mean of 3 repetitions)")
+    print(f"{'prompt':16s} {'pace':6s} {'steps/min':>9s} {'m/s':>5s} {'rise/step':>9s} {'pelvis a_y RMS':>14s}"
+          "  (mean of 3 repetitions; a_y in m/s^2 at 20 Hz)")
     for p in prompts:
         if p.activity not in ("walking", "running", "climbingup", "climbingdown"):
             continue
@@ -266,5 +285,6 @@ if __name__ == "__main__":  # `.venv/bin/python tests/test_kinematic.py` prints 
                         / m.duration_s for m in ms])
         rise = np.mean([(m.joints_m[-1, 0, 1] - m.joints_m[0, 0, 1]) / (m.duration_s * cadence_spm(m) / 60)
                         for m in ms])
+        acc = np.mean([pelvis_vertical_acc_mps2(m).std() for m in ms])
         rise_txt = f"{rise:+9.3f}" if p.activity.startswith("climb") else " " * 9
-        print(f"{p.prompt_id:16s} {ms[0].metadata['plan']['pace']:6s} {cad:9.1f} {path:5.2f} {rise_txt}")
+        print(f"{p.prompt_id:16s} {ms[0].metadata['plan']['pace']:6s} {cad:9.1f} {path:5.2f} {rise_txt} {acc:14.2f}")

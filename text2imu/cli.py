@@ -22,6 +22,12 @@ COMMAND_MODULES: tuple[str, ...] = (
     "text2imu.builder.bodies.cli_bodies",
     "text2imu.builder.cli_simulate",
     "text2imu.builder.generators.cli_generators",
+    "text2imu.builder.generators.cli_generate",
+    "text2imu.builder.cli_build",
+    "text2imu.benchmark.cli_benchmark",
+    "text2imu.builder.diffusion.cli_diffusion",
+    "text2imu.benchmark.cli_lacc",
+    "text2imu.benchmark.cli_realism",
 )
 
 log = logging.getLogger("text2imu")

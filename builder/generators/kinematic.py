@@ -8,8 +8,9 @@ HumanML3D's adult skeleton (``builder/data/skeleton.toml``; stature 1.71 m), so 
   1991; Perry & Burnfield 2010; Novacheck 1998; McFadyen & Winter 1988; Riener et al. 2002), cadence ~110
   steps/min walking and 155-190 running, step length ~0.41 x stature walking (Öberg et al. 1993), pelvic
   rotation, obliquity and tilt, thorax counter-rotation, arms swinging out of phase with the legs, trunk lean;
-  feet grounded heel -> toe without sliding; running as a spring-mass body with ballistic flights; stairs of
-  17 cm rise and 29 cm going;
+  feet grounded heel -> toe without sliding; the pelvis of walking and stairs moving vertically with the
+  normative vertical ground reaction force of each (McFadyen & Winter 1988; Stacoff et al. 2005: stair descent
+  loads hardest); running as a spring-mass body with ballistic flights; stairs of 17 cm rise and 29 cm going;
 - jumping (:mod:`.kinematic_jumps`): countermovement and long jumps (countermovement, take-off, flight under
   g = 9.81 m/s^2, landing), rebound hops, rope skipping, jumping jacks;
 - standing, sitting, lying (:mod:`.kinematic_postures`): postural sway (~1 cm), breathing (~0.25 Hz), chairs

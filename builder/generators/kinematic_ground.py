@@ -6,7 +6,10 @@ heel -> flat -> toe), and vertically so that the contact point rests on its floo
 pelvis follows a ballistic parabola under g = 9.81 m/s^2 between take-off and landing.
 
 :func:`plant_legs` then lets the pelvis take a smoother (or physically modelled) path while the feet stay exactly
-where grounding put them: each leg is re-solved by analytic two-link inverse kinematics.
+where grounding put them: each leg is re-solved by analytic two-link inverse kinematics, a foot behind its hip
+may lift its heel about the toe to reach. Walking and stairs take their vertical path from the ground's vertical
+force (:func:`force_root_height`), lowered under the reach of the loaded leg (:func:`root_height_limit`,
+:func:`lower_under`); running and hopping from a spring-mass body (:func:`spring_mass_root`).
 """
 
 from __future__ import annotations
@@ -129,31 +132,74 @@ def max_reach_m(side: str) -> float:
     return float(np.linalg.norm(o1 + (rot_x(beta) @ o2)[0]))
 
 
-def plant_legs(local: np.ndarray, root_old: np.ndarray, root_new: np.ndarray, contact: np.ndarray
-               ) -> tuple[np.ndarray, np.ndarray]:
+def plant_legs(local: np.ndarray, root_old: np.ndarray, root_new: np.ndarray, contact: np.ndarray,
+               carry: float = 0.0, heel_rise_deg: float = 0.0) -> tuple[np.ndarray, np.ndarray]:
     """Move the root from ``root_old`` to ``root_new`` (T, 3) while the ankles and feet stay where they were.
 
     Each leg is re-solved by analytic inverse kinematics: the knee flexion gives the new hip-ankle distance,
     the smallest extra hip rotation points the leg at the old ankle, and the ankle rotation keeps the foot's
-    world orientation, so heel and toe do not move. Where a stance leg (contact > 0) could not reach, the new
-    root is lowered just enough (smoothly). Returns (local rotations, the root actually used).
+    world orientation, so heel and toe do not move. With ``heel_rise_deg`` > 0 a leg that cannot reach its ankle
+    while its toe is on the floor first lifts the heel, pivoting the foot about the toe by up to that angle
+    (the heel rise of terminal stance). Where a leg with contact > ``carry`` still could not reach, the new root
+    is lowered just enough (smoothly). Returns (local rotations, the root actually used).
     """
     pos_old, glob_old = forward_kinematics(local, root_old)
     root_new = root_new.copy()
+    ankles = np.stack([pos_old[:, J["left_ankle"]], pos_old[:, J["right_ankle"]]], axis=1)
+    feet = np.stack([glob_old[:, J["left_ankle"]], glob_old[:, J["right_ankle"]]], axis=1)
+    if heel_rise_deg > 0:  # the smallest heel rise that lets each leg reach (the most where none does)
+        cand, rots = _heel_rises(pos_old, glob_old, root_old, contact, np.radians(heel_rise_deg))
+        idx = np.arange(len(root_new))
+        for i, side in enumerate(("left", "right")):
+            hip_rel = pos_old[:, J[f"{side}_hip"]] - root_old
+            top = _reach_top(cand[:, :, i], hip_rel, root_new[:, [0, 2]], 0.998 * max_reach_m(side))
+            ok = top >= root_new[None, :, 1]
+            ok[-1] = True
+            pick = np.argmax(ok, axis=0)
+            ankles[:, i], feet[:, i] = cand[pick, idx, i], rots[pick, idx, i]
     drop = np.zeros(len(root_new))
     for i, side in enumerate(("left", "right")):
         hip = pos_old[:, J[f"{side}_hip"]] - root_old + root_new
-        d = pos_old[:, J[f"{side}_ankle"]] - hip
+        d = ankles[:, i] - hip
         reach = 0.998 * max_reach_m(side)
         horiz2 = np.minimum(d[:, 0] ** 2 + d[:, 2] ** 2, reach**2)
         need = -np.sqrt(reach**2 - horiz2) - d[:, 1]
-        drop = np.maximum(drop, np.where(contact[:, i] > 0, need, 0.0))
+        drop = np.maximum(drop, np.where(contact[:, i] > carry, need, 0.0))
     if drop.max() > 0:
         drop = gaussian_filter1d(maximum_filter1d(drop, 9), 3.0)
         root_new[:, 1] -= drop
-    ankles = np.stack([pos_old[:, J["left_ankle"]], pos_old[:, J["right_ankle"]]], axis=1)
-    feet = np.stack([glob_old[:, J["left_ankle"]], glob_old[:, J["right_ankle"]]], axis=1)
     return solve_legs(local, root_new, ankles, feet), root_new
+
+
+def _heel_rises(pos: np.ndarray, glob: np.ndarray, root_old: np.ndarray, contact: np.ndarray, max_rad: float
+                ) -> tuple[np.ndarray, np.ndarray]:
+    """Candidate ankles (K, T, 2, 3) and foot rotations (K, T, 2, 3, 3) of the feet pivoted about their toe by
+    0, 1, 2, ... degrees up to ``max_rad`` (heel up). Only a foot in contact, flat or on its toe, and behind its
+    hip (late stance) may pivot; the others keep their pose in every candidate."""
+    heel, _ = contact_points(pos, glob)
+    angles = np.linspace(0.0, max_rad, int(np.ceil(np.degrees(max_rad))) + 1)
+    forward = glob[:, 0, :, 2]
+    ankles = np.empty((len(angles), len(pos), 2, 3))
+    feet = np.empty((len(angles), len(pos), 2, 3, 3))
+    for i, side in enumerate(("left", "right")):
+        a, toe = J[f"{side}_ankle"], pos[:, J[f"{side}_foot"]]
+        behind = np.sum((pos[:, a] - pos[:, J[f"{side}_hip"]]) * forward, axis=-1) < 0
+        free = (contact[:, i] > 0) & (toe[:, 1] <= heel[:, i, 1] + 0.01) & behind
+        k = _skew(glob[:, a, :, 0])  # the foot's lateral axis: positive turns lift the heel
+        ang = np.where(free[None, :], angles[:, None], 0.0)[..., None, None]  # (K, T, 1, 1)
+        rot = np.eye(3) + np.sin(ang) * k + (1 - np.cos(ang)) * (k @ k)  # (K, T, 3, 3)
+        ankles[:, :, i] = toe + np.einsum("ktij,tj->kti", rot, pos[:, a] - toe)
+        feet[:, :, i] = rot @ glob[:, a]
+    return ankles, feet
+
+
+def _reach_top(ankles: np.ndarray, hip_rel: np.ndarray, root_xz: np.ndarray, reach: float) -> np.ndarray:
+    """(..., T) highest root height at which a hip at ``root + hip_rel`` (T, 3) reaches ``ankles`` (..., T, 3)
+    with the new horizontal root ``root_xz`` (T, 2); -inf where the ankle is horizontally out of reach."""
+    dx = ankles[..., 0] - root_xz[:, 0] - hip_rel[:, 0]
+    dz = ankles[..., 2] - root_xz[:, 1] - hip_rel[:, 2]
+    rest = reach**2 - dx**2 - dz**2
+    return np.where(rest >= 0, ankles[..., 1] - hip_rel[:, 1] + np.sqrt(np.maximum(rest, 0.0)), -np.inf)
 
 
 def solve_legs(local: np.ndarray, root: np.ndarray, ankles_m: np.ndarray, feet_rot: np.ndarray) -> np.ndarray:
@@ -179,6 +225,48 @@ def solve_legs(local: np.ndarray, root: np.ndarray, ankles_m: np.ndarray, feet_r
         out[:, h], out[:, k] = l_hip, l_knee
         out[:, a] = np.swapaxes(g_pelvis @ l_hip @ l_knee, -1, -2) @ feet_rot[:, i]
     return out
+
+
+def root_height_limit(local: np.ndarray, root_old: np.ndarray, root_new: np.ndarray, contact: np.ndarray,
+                      carry: float = 0.0, heel_rise_deg: float = 0.0) -> np.ndarray:
+    """(T,) highest root height in metres at which every leg with ``contact`` > ``carry`` still reaches the ankle
+    it had with ``root_old`` (or, with ``heel_rise_deg``, that ankle with the heel lifted as :func:`plant_legs`
+    may lift it), the root moved horizontally to ``root_new`` (T, 3); +inf where no leg carries. Same reach as
+    :func:`plant_legs` (99.8 % of the straightest leg)."""
+    pos_old, glob_old = forward_kinematics(local, root_old)
+    cand, _ = _heel_rises(pos_old, glob_old, root_old, contact, np.radians(heel_rise_deg))
+    limit = np.full(len(root_new), np.inf)
+    for i, side in enumerate(("left", "right")):
+        hip_rel = pos_old[:, J[f"{side}_hip"]] - root_old
+        top = _reach_top(cand[:, :, i], hip_rel, root_new[:, [0, 2]], 0.998 * max_reach_m(side)).max(axis=0)
+        limit = np.where(contact[:, i] > carry, np.minimum(limit, top), limit)
+    return limit
+
+
+def force_root_height(root_lock_y: np.ndarray, load_bw: np.ndarray, dt: float, blend_s: float = 0.5
+                      ) -> np.ndarray:
+    """Vertical pelvis path (T,) m from the vertical ground reaction force of walking or stair gait.
+
+    The pelvis is taken to move with the body's centre of mass: its vertical acceleration is
+    ``g (F / mean(F) - 1)`` for the total vertical force ``load_bw`` (T,) in body weights, integrated twice. Its
+    slow part (a Gaussian of ``blend_s`` s: the level and the climb of a staircase) comes from the foot-locked
+    height ``root_lock_y`` (T,) instead (a complementary filter), so the path keeps the floor's levels while its
+    within-step motion follows the force.
+    """
+    acc = G_MPS2 * (load_bw / load_bw.mean() - 1.0)
+    vel = np.cumsum(acc) * dt
+    y = np.cumsum(vel - vel.mean()) * dt
+    sigma = blend_s / dt
+    return y - gaussian_filter1d(y, sigma, mode="nearest") + gaussian_filter1d(root_lock_y, sigma, mode="nearest")
+
+
+def lower_under(y: np.ndarray, limit: np.ndarray, window: int, sigma: float, margin_m: float = 0.0) -> np.ndarray:
+    """``y`` (T,) lowered by a smooth envelope of its excess over ``limit`` (T,) plus ``margin_m``: the running
+    maximum of the excess over ``window`` samples, Gaussian-smoothed (``sigma`` samples), so the pelvis rides as
+    high as the stance legs allow at their straightest without sharp dips (any small rest is left to
+    :func:`plant_legs`)."""
+    excess = np.maximum(np.where(np.isfinite(limit), y - limit + margin_m, 0.0), 0.0)
+    return y - gaussian_filter1d(maximum_filter1d(excess, max(int(window), 1)), sigma, mode="nearest")
 
 
 def _intervals(mask: np.ndarray) -> list[tuple[int, int]]:
