@@ -200,9 +200,22 @@ def derive_seed(*parts: str | int | None) -> int:
 
 
 def _register_builtins() -> None:
+    from .external_mdm import MDM_SPEC, MdmGenerator
+    from .external_momask import MOMASK_SPEC, MomaskGenerator
+    from .external_remodiffuse import REMODIFFUSE_SPEC, RemodiffuseGenerator
+    from .external_t2m_gpt import T2M_GPT_SPEC, T2mGptGenerator
+    from .files import FILES_SPEC, FilesGenerator
     from .kinematic import KINEMATIC_SPEC, KinematicGenerator
 
     register_generator(KINEMATIC_SPEC, KinematicGenerator)
+    register_generator(FILES_SPEC, FilesGenerator)
+    register_generator(MDM_SPEC, MdmGenerator)
+    register_generator(MOMASK_SPEC, MomaskGenerator)
+    register_generator(T2M_GPT_SPEC, T2mGptGenerator)
+    register_generator(REMODIFFUSE_SPEC, RemodiffuseGenerator)
+    from ..diffusion.generator import DIFFUSION_SPEC, DiffusionGenerator  # checkpoint from its env variable
+
+    register_generator(DIFFUSION_SPEC, DiffusionGenerator)
 
 
 _register_builtins()
