@@ -2,17 +2,22 @@
 
 Presets are data (``data/noise_presets.toml``, figures and their sources in its comments): ``ideal`` (no noise,
 the default), ``lsm6ds3`` and ``mpu6500`` (datasheet figures of smartphone-class MEMS IMUs) and ``uci_hapt``
-(figures measured on the real UCI HAPT recordings). Per recording, sensor and axis a channel gets, in order:
+(measured on the real UCI HAPT recordings by :mod:`text2imu.builder.noise_calibration`). Per recording, sensor
+and channel, in order:
 
-1. turn-on bias ``b0 ~ N(0, bias_sigma)``, constant, plus an optional random walk with increments
+0. calibration error, deterministic per preset (:class:`Calibration`), in the sensor frame:
+   ``reading = (I + E) @ true + offset``, ``E = diag(scale_error)`` plus symmetric cross-axis terms;
+1. turn-on bias ``b0 ~ N(0, bias_sigma)`` per axis, constant, plus an optional random walk with increments
    ``N(0, bias_walk * sqrt(dt))``;
-2. white noise ``N(0, density * sqrt(B))`` per sample with bandwidth ``B = rate_hz / 2`` (Nyquist);
+2. white noise ``N(0, density * sqrt(rate_hz / 2))`` per sample (bandwidth = Nyquist; density per axis or one
+   for all), low-passed by a causal 2nd-order Butterworth filter at ``bandwidth_hz`` (the sensor's output
+   bandwidth; passband density unchanged) when that lies below Nyquist;
 3. saturation at ``+-range``;
 4. quantisation to ``step`` (default ``range / 2^(bits-1)``), codes clipped to ``-N .. N-1``, ``N = range/step``
    (two's complement), so the largest positive output is ``range - step``.
 
 Orientation (ground truth) is never perturbed. Randomness: ``numpy.random.Generator(PCG64(seed))``, draws in a
-fixed order, so a seed gives the same bytes on every machine.
+fixed order (bias, walk, white), so a seed gives the same bytes on every machine.
 """
 
 from __future__ import annotations
@@ -20,28 +25,34 @@ from __future__ import annotations
 import math
 import tomllib
 from collections.abc import Mapping
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from functools import cache
 from importlib import resources
 from pathlib import Path
 from types import MappingProxyType
 
 import numpy as np
+from scipy.signal import butter, sosfilt
 from scipy.spatial.transform import Rotation
 
 from .errors import SimulationError, UnknownNameError
 from .imu import ImuSignals
+from .noise_calibration import Calibration, triple
 
 STANDARD_GRAVITY_MPS2 = 9.80665  # datasheets' "g"
 DEFAULT_PRESET = "ideal"
 
-# TOML key -> (field of ChannelNoise, factor to SI)
+# TOML key -> (field of ChannelNoise or Calibration, factor to SI); "*" marks per-axis lists of three.
 _ACC_KEYS = {
     "noise_density_ug_per_sqrt_hz": ("noise_density_per_sqrt_hz", 1e-6 * STANDARD_GRAVITY_MPS2),
     "bias_sigma_mg": ("bias_sigma", 1e-3 * STANDARD_GRAVITY_MPS2),
     "bias_walk_ug_per_sqrt_s": ("bias_walk_per_sqrt_s", 1e-6 * STANDARD_GRAVITY_MPS2),
     "range_g": ("range", STANDARD_GRAVITY_MPS2),
     "step_mg": ("step", 1e-3 * STANDARD_GRAVITY_MPS2),
+    "bandwidth_hz": ("bandwidth_hz", 1.0),
+    "offset_mg": ("*offset", 1e-3 * STANDARD_GRAVITY_MPS2),
+    "scale_error_percent": ("*scale_error", 0.01),
+    "cross_axis_percent": ("*cross_axis", 0.01),
 }
 _GYRO_KEYS = {
     "noise_density_dps_per_sqrt_hz": ("noise_density_per_sqrt_hz", math.pi / 180.0),
@@ -49,7 +60,12 @@ _GYRO_KEYS = {
     "bias_walk_dps_per_sqrt_s": ("bias_walk_per_sqrt_s", math.pi / 180.0),
     "range_dps": ("range", math.pi / 180.0),
     "step_mdps": ("step", 1e-3 * math.pi / 180.0),
+    "bandwidth_hz": ("bandwidth_hz", 1.0),
+    "offset_dps": ("*offset", math.pi / 180.0),
+    "scale_error_percent": ("*scale_error", 0.01),
+    "cross_axis_percent": ("*cross_axis", 0.01),
 }
+_PER_AXIS = {"noise_density_per_sqrt_hz"}  # a number or a list of three
 
 
 @dataclass(frozen=True)
@@ -57,25 +73,33 @@ class ChannelNoise:
     """Noise of one triaxial channel, in the channel's SI unit (m/s^2 for acc, rad/s for gyro).
 
     Attributes:
-        noise_density_per_sqrt_hz: white-noise density, unit/sqrt(Hz).
+        noise_density_per_sqrt_hz: white-noise density, unit/sqrt(Hz); a number or (x, y, z).
         bias_sigma: std of the constant turn-on bias, unit.
         bias_walk_per_sqrt_s: bias random-walk density, unit/sqrt(s).
         range: full scale +-range, unit; None = no saturation.
         step: quantisation step, unit; None = no quantisation (needs a range).
+        bandwidth_hz: the sensor's output bandwidth (white noise low-passed there), Hz; None = Nyquist.
+        calibration: deterministic :class:`Calibration` error (default: none).
     """
 
-    noise_density_per_sqrt_hz: float = 0.0
+    noise_density_per_sqrt_hz: float | tuple[float, float, float] = 0.0
     bias_sigma: float = 0.0
     bias_walk_per_sqrt_s: float = 0.0
     range: float | None = None
     step: float | None = None
+    bandwidth_hz: float | None = None
+    calibration: Calibration = field(default_factory=Calibration)
 
     def __post_init__(self) -> None:
-        for name in ("noise_density_per_sqrt_hz", "bias_sigma", "bias_walk_per_sqrt_s"):
-            value = getattr(self, name)
-            if not (isinstance(value, int | float) and math.isfinite(value) and value >= 0):
-                raise SimulationError(f"noise {name} must be a finite number >= 0, got {value!r}")
-        for name in ("range", "step"):
+        density = self.noise_density_per_sqrt_hz
+        if isinstance(density, list | tuple | np.ndarray):
+            density = triple("noise density", density)
+            object.__setattr__(self, "noise_density_per_sqrt_hz", density)
+        for name in ("bias_sigma", "bias_walk_per_sqrt_s"):
+            _check_non_negative(name, getattr(self, name))
+        for value in density if isinstance(density, tuple) else (density,):
+            _check_non_negative("noise_density_per_sqrt_hz", value)
+        for name in ("range", "step", "bandwidth_hz"):
             value = getattr(self, name)
             if value is not None and not (
                 isinstance(value, int | float) and math.isfinite(value) and value > 0
@@ -85,20 +109,30 @@ class ChannelNoise:
             raise SimulationError(
                 "a quantisation step needs a range (the ADC full scale); add range_g/range_dps"
             )
+        if not isinstance(self.calibration, Calibration):
+            raise SimulationError(f"calibration must be a Calibration, got {type(self.calibration).__name__}")
 
     @property
     def is_ideal(self) -> bool:
         return (
-            self.noise_density_per_sqrt_hz == 0
+            not np.any(self.noise_density_per_sqrt_hz)
             and self.bias_sigma == 0
             and self.bias_walk_per_sqrt_s == 0
             and self.range is None
             and self.step is None
+            and self.calibration.is_identity
         )
 
-    def white_noise_std(self, rate_hz: float) -> float:
-        """Per-sample white-noise std at ``rate_hz``: density * sqrt(rate_hz / 2), unit."""
-        return white_noise_std(self.noise_density_per_sqrt_hz, rate_hz)
+    def white_noise_std(self, rate_hz: float) -> float | np.ndarray:
+        """Per-sample white-noise std at ``rate_hz`` before the bandwidth filter: density * sqrt(rate_hz / 2),
+        unit; a float, or (3,) per axis."""
+        density = self.noise_density_per_sqrt_hz
+        return white_noise_std(np.asarray(density) if isinstance(density, tuple) else density, rate_hz)
+
+
+def _check_non_negative(name: str, value: object) -> None:
+    if isinstance(value, bool) or not (isinstance(value, int | float) and math.isfinite(value) and value >= 0):
+        raise SimulationError(f"noise {name} must be a finite number >= 0, got {value!r}")
 
 
 @dataclass(frozen=True)
@@ -116,8 +150,11 @@ class NoisePreset:
         return self.acc_mps2.is_ideal and self.gyro_radps.is_ideal
 
 
-def white_noise_std(density_per_sqrt_hz: float, rate_hz: float) -> float:
-    """Std of white noise sampled at ``rate_hz`` with bandwidth rate_hz / 2: ``density * sqrt(rate_hz / 2)``."""
+def white_noise_std(density_per_sqrt_hz: float | np.ndarray, rate_hz: float) -> float | np.ndarray:
+    """Std of white noise sampled at ``rate_hz`` with bandwidth rate_hz / 2: ``density * sqrt(rate_hz / 2)``;
+    a float for a float density, an array for an array (per axis)."""
+    if isinstance(density_per_sqrt_hz, np.ndarray):
+        return density_per_sqrt_hz * math.sqrt(float(rate_hz) / 2.0)
     return float(density_per_sqrt_hz) * math.sqrt(float(rate_hz) / 2.0)
 
 
@@ -149,11 +186,15 @@ def _channel(x: np.ndarray, model: ChannelNoise, rate_hz: float, rng: np.random.
     bias = model.bias_sigma * rng.standard_normal(shape[1:])
     walk_steps = rng.standard_normal(shape)
     white = rng.standard_normal(shape)
-    out = x + bias
+    out = x if model.calibration.is_identity else model.calibration.apply(x)
+    out = out + bias
     if model.bias_walk_per_sqrt_s > 0:
         walk_steps[0] = 0.0
         out = out + np.cumsum(walk_steps, axis=0) * (model.bias_walk_per_sqrt_s * math.sqrt(1.0 / rate_hz))
-    out = out + white * model.white_noise_std(rate_hz)
+    noise = white * model.white_noise_std(rate_hz)
+    if model.bandwidth_hz is not None and model.bandwidth_hz < rate_hz / 2:
+        noise = sosfilt(butter(2, model.bandwidth_hz, fs=rate_hz, output="sos"), noise, axis=0)
+    out = out + noise
     return saturate_and_quantise(out, model.range, model.step)
 
 
@@ -252,14 +293,22 @@ def _parse_channel(table: dict, keys: dict[str, tuple[str, float]], where: str) 
     unknown = set(table) - set(keys) - {"bits"}
     if unknown:
         raise SimulationError(f"{where}: unknown keys {sorted(unknown)}; known: {sorted(keys) + ['bits']}")
-    fields: dict[str, float] = {}
+    fields: dict[str, object] = {}
+    calibration: dict[str, tuple[float, ...]] = {}
     for key, value in table.items():
         if key == "bits":
             continue
+        name, factor = keys[key]
+        if name.startswith("*") or (name in _PER_AXIS and isinstance(value, list)):
+            try:
+                values = tuple(v * factor for v in triple(key, value))
+            except SimulationError as exc:
+                raise SimulationError(f"{where}: {exc}") from None
+            (calibration if name.startswith("*") else fields)[name.lstrip("*")] = values
+            continue
         if isinstance(value, bool) or not isinstance(value, int | float):
             raise SimulationError(f"{where}: {key} must be a number, got {value!r}")
-        field, factor = keys[key]
-        fields[field] = float(value) * factor
+        fields[name] = float(value) * factor
     if "bits" in table:
         bits = table["bits"]
         if "step" in fields:
@@ -269,7 +318,10 @@ def _parse_channel(table: dict, keys: dict[str, tuple[str, float]], where: str) 
         if "range" not in fields:
             raise SimulationError(f"{where}: bits needs a range (the ADC full scale)")
         fields["step"] = quantisation_step(fields["range"], bits)
-    return ChannelNoise(**fields)
+    try:
+        return ChannelNoise(**fields, calibration=Calibration(**calibration))
+    except SimulationError as exc:
+        raise SimulationError(f"{where}: {exc}") from None
 
 
 # -------------------------------------------------------------------------------------------------- placement

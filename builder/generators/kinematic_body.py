@@ -185,9 +185,11 @@ def set_arm(local: np.ndarray, side: str, flex: np.ndarray | float, abduction: n
     local[:, J[f"{side}_elbow"]] = rot_x(-np.broadcast_to(elbow, (n,)))
 
 
-def breathing(local: np.ndarray, t_s: np.ndarray, rng: np.random.Generator, rate_hz: float = 0.25) -> None:
+def breathing(local: np.ndarray, t_s: np.ndarray, rng: np.random.Generator, rate_hz: float = 0.25) -> np.ndarray:
     """Add quiet breathing in place: ~15 breaths/min (12-20 in adults at rest), the thoracic spine extending by
-    ~0.6 deg and the shoulders rising by ~1 deg at inspiration, with breath-to-breath rate variation."""
+    ~0.6 deg and the shoulders rising by ~1 deg at inspiration, with breath-to-breath rate variation.
+
+    Returns (T,) the breath, 0 at full expiration and 1 at full inspiration."""
     rate = rate_hz * rng.uniform(0.85, 1.15)
     phase = 2 * np.pi * rate * t_s + rng.uniform(0, 2 * np.pi) + smooth_noise(rng, t_s, 0.02, 0.1, 0.3, 3)
     b = 0.5 * (1 - np.cos(phase))
@@ -195,3 +197,43 @@ def breathing(local: np.ndarray, t_s: np.ndarray, rng: np.random.Generator, rate
         local[:, J[name]] = local[:, J[name]] @ rot_x(-np.radians(0.3) * b)
     local[:, J["left_collar"]] = local[:, J["left_collar"]] @ rot_z(np.radians(1.0) * b)
     local[:, J["right_collar"]] = local[:, J["right_collar"]] @ rot_z(-np.radians(1.0) * b)
+    return b
+
+
+@dataclass(frozen=True)
+class MicroMotion:
+    """Physiological micro-motion of the still postures (``[micro_motion]`` of ``kinematic_body.toml``, sources
+    there).
+
+    Attributes:
+        stance_band_hz: frequency band of the vertical trunk micro-motion of quiet standing, Hz.
+        stance_acc_rms_mps2: range of its acceleration RMS, m/s^2 (one value drawn per motion).
+        breath_excursion_m: range of the peak-to-peak rise of the waist with each breath when lying, metres.
+    """
+
+    stance_band_hz: tuple[float, float]
+    stance_acc_rms_mps2: tuple[float, float]
+    breath_excursion_m: tuple[float, float]
+
+
+@cache
+def micro_motion() -> MicroMotion:
+    """The :class:`MicroMotion` figures from ``kinematic_body.toml`` (cached)."""
+    raw = tomllib.loads(resources.files(__package__).joinpath("kinematic_body.toml").read_text("utf-8"))
+    m = raw["micro_motion"]
+    return MicroMotion(tuple(m["stance_band_hz"]), tuple(m["stance_acc_rms_mps2"]), tuple(m["breath_excursion_m"]))
+
+
+def micro_vibration(rng: np.random.Generator, t_s: np.ndarray, band_hz: tuple[float, float], acc_rms_mps2: float,
+                    n_waves: int = 8) -> np.ndarray:
+    """(T,) displacement in metres of a band-limited random vibration whose acceleration has the given RMS (m/s^2):
+    ``n_waves`` sinusoids with log-uniform frequencies in ``band_hz`` (Hz), uniform phases and acceleration
+    amplitudes uniform in [0.5, 1] before scaling; the acceleration RMS is exact for a record spanning many
+    periods of every wave."""
+    freqs = np.exp(rng.uniform(np.log(band_hz[0]), np.log(band_hz[1]), n_waves))
+    phases = rng.uniform(0, 2 * np.pi, n_waves)
+    amps = rng.uniform(0.5, 1.0, n_waves)
+    amps *= acc_rms_mps2 / np.sqrt(0.5 * np.sum(amps**2))
+    disp = -(amps / (2 * np.pi * freqs) ** 2)[:, None] * np.sin(2 * np.pi * freqs[:, None] * t_s[None, :]
+                                                                 + phases[:, None])
+    return disp.sum(axis=0)

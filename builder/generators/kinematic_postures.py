@@ -11,6 +11,14 @@ Lying: the pelvis 0.10 m above the surface when supine or prone (sacrum to hip-j
 side (half the shoulder breadth), floor 0 m, bed 0.50 m, sofa 0.42 m.
 All: quiet breathing at ~0.25 Hz (12-20 breaths/min at rest) moving the chest and shoulders, slow head drift,
 and the activity's own motions (typing, eating, phone, looking around, posture shifts), seeded.
+Physiological micro-motion (figures and sources in ``kinematic_body.toml`` ``[micro_motion]``), drawn after
+everything else so the rest of a motion does not change with it: standing adds the vertical trunk micro-motion of
+quiet stance (the 3-6 Hz "postural rhythm" of the vertical ground reaction force, Sozzi et al. 2022, 2023), with
+an acceleration RMS drawn from 0.02-0.06 m/s^2 (trunk accelerometry of quiet standing: Moe-Nilssen 1998; Mancini
+et al. 2012) and recorded in the facts as ``stance_acc_rms_mps2``; lying rises and falls with each breath by
+2-5 mm peak to peak (abdominal excursion, ``breath_excursion_m`` in the facts). Sitting adds nothing: no
+published figure of a vertical micro-motion of the seated pelvis was at hand. Cardiac (ballistocardiographic)
+motion is left out for the same reason.
 """
 
 from __future__ import annotations
@@ -26,6 +34,8 @@ from .kinematic_body import (
     forward_kinematics,
     identity_pose,
     keyframe_track,
+    micro_motion,
+    micro_vibration,
     rot_x,
     rot_y,
     rot_z,
@@ -165,7 +175,10 @@ def standing(plan: Plan, rng: np.random.Generator, t: np.ndarray) -> tuple[np.nd
     root = ground_root(rel, glob, np.ones((n, 2)), np.zeros((n, 2)), float(t[1] - t[0]))
     joints = rel + root[:, None]
     joints[..., [0, 2]] -= joints[0, 0, [0, 2]]
-    return joints, {"variant": plan.variant, "support_height_m": 0.0}
+    mm = micro_motion()
+    acc_rms = float(rng.uniform(*mm.stance_acc_rms_mps2))
+    joints[..., 1] += micro_vibration(rng, t, mm.stance_band_hz, acc_rms)[:, None]
+    return joints, {"variant": plan.variant, "support_height_m": 0.0, "stance_acc_rms_mps2": acc_rms}
 
 
 def sitting(plan: Plan, rng: np.random.Generator, t: np.ndarray) -> tuple[np.ndarray, dict[str, Any]]:
@@ -239,11 +252,14 @@ def lying(plan: Plan, rng: np.random.Generator, t: np.ndarray) -> tuple[np.ndarr
     neck_yaw = rad(70.0) * (1 if rng.uniform() < 0.5 else -1) if v == "prone" else 0.0
     local[:, J["neck"]] = local[:, J["neck"]] @ euler(n, neck_yaw * np.ones(n), small(1.0))
     local[:, J["head"]] = local[:, J["head"]] @ rot_x(small(1.0))
-    breathing(local, t, rng, rate_hz=0.22)
+    breath = breathing(local, t, rng, rate_hz=0.22)
     root = np.zeros((n, 3))
     root[:, 1] = plan.support_height_m + LYING_DEPTH_M[v]
     joints, _ = forward_kinematics(local, root)
-    return joints, {"variant": v, "support": plan.support, "support_height_m": plan.support_height_m}
+    excursion = float(rng.uniform(*micro_motion().breath_excursion_m))
+    joints[..., 1] += excursion * breath[:, None]
+    return joints, {"variant": v, "support": plan.support, "support_height_m": plan.support_height_m,
+                    "breath_excursion_m": excursion}
 
 
 def synthesize_posture(plan: Plan, rng: np.random.Generator, fps: float) -> tuple[np.ndarray, dict[str, Any]]:

@@ -1,0 +1,150 @@
+"""``text2imu benchmark``: protocol v1 of a corpus against a real dataset, or the reference rows of a dataset.
+
+    text2imu benchmark CORPUS --real uci-hapt --site hapt.waist [--seeds 10] --out results.json
+    text2imu benchmark --reference --real uci-hapt [--folds 5|loso] --out reference.json
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+from pathlib import Path
+
+from text2imu.builder.errors import Text2ImuError
+
+log = logging.getLogger(__name__)
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser(
+        "benchmark",
+        help="train DeepConvLSTM on a synthetic corpus, test on real data (protocol v1)",
+        description="Protocol v1: 2 s windows (40 samples at 20 Hz, 50 % overlap) of acc + gyro at one site; "
+        "DeepConvLSTM trained on the corpus only (early stopping on held-out prompts, standardised with synthetic "
+        "statistics), tested on every real window of the shared activities; N seeds; balanced accuracy, macro-F1, "
+        "per-class recall, confusion matrices. With --reference: chance and the ceiling (DeepConvLSTM trained on "
+        "the real data in folds grouped by subject). Writes one results JSON (schema v1).",
+    )
+    p.add_argument("corpus", nargs="?", help="corpus folder written by `text2imu build` (or a Hub dataset repo id)")
+    p.add_argument("--real", required=True, help="real dataset: uci-hapt, realworld, pamap2 or usc-had")
+    p.add_argument("--data", type=Path, help="real dataset path in its official layout (default for uci-hapt: "
+                   "the bundled HAPT waist set)")
+    p.add_argument("--site", help="corpus site, e.g. hapt.waist (all its <site>-<shape> configs are pooled)")
+    p.add_argument("--real-site", help="site of the real data (default: --site if the dataset has it, else its "
+                   "only site)")
+    p.add_argument("--revision", help="corpus revision (Hub tag or commit; recorded for a folder)")
+    p.add_argument("--reference", action="store_true", help="compute the reference rows of --real instead")
+    p.add_argument("--folds", default="5", help="ceiling folds: a number k (grouped k-fold by subject, default "
+                   "5) or loso")
+    p.add_argument("--seeds", type=int, default=10, help="number of seeds 0..N-1 (default 10)")
+    p.add_argument("--epochs", type=int, help="maximum training epochs (default: the protocol's, 8)")
+    p.add_argument("--patience", type=int, help="early-stopping patience in epochs (default 3)")
+    p.add_argument("--batch-size", type=int, help="mini-batch size (default 100)")
+    p.add_argument("--threads", type=int, default=2, help="torch threads per seed (default 2; OpenMP threads wait "
+                   "passively unless OMP_WAIT_POLICY is set)")
+    p.add_argument("--backend", choices=("local", "dask"), default="local", help="where seeds run (default local)")
+    p.add_argument("--scheduler", help="Dask scheduler address for --backend dask")
+    p.add_argument("--jobs", type=int, help="seeds at once on the local backend (default cpu_count // threads)")
+    p.add_argument("--out", type=Path, required=True, help="results JSON (or an existing folder: default name)")
+    p.add_argument("--force", action="store_true", help="overwrite an existing results file")
+    p.set_defaults(func=cmd_benchmark)
+
+
+def _protocol(args: argparse.Namespace):
+    from dataclasses import replace
+
+    from .deepconvlstm import TrainConfig
+    from .protocol import Protocol
+
+    changes = {
+        k: v
+        for k, v in (("epochs", args.epochs), ("patience", args.patience), ("batch_size", args.batch_size))
+        if v is not None
+    }
+    return Protocol(train=replace(TrainConfig(), threads=args.threads, **changes))
+
+
+def _check_args(args: argparse.Namespace) -> None:
+    if args.seeds < 1:
+        raise Text2ImuError(f"--seeds must be at least 1, got {args.seeds}")
+    if args.threads < 1:
+        raise Text2ImuError(f"--threads must be at least 1, got {args.threads}")
+    if args.jobs is not None and args.jobs < 1:
+        raise Text2ImuError(f"--jobs must be at least 1, got {args.jobs}")
+    if args.backend == "dask" and not args.scheduler:
+        raise Text2ImuError("--backend dask needs --scheduler ADDRESS")
+    if args.backend == "local" and args.scheduler:
+        raise Text2ImuError("--scheduler is only used with --backend dask")
+    if args.reference:
+        if args.corpus:
+            raise Text2ImuError("--reference computes rows of the real dataset alone; leave out CORPUS")
+    else:
+        if not args.corpus:
+            raise Text2ImuError("CORPUS is required (or pass --reference)")
+        if not args.site:
+            raise Text2ImuError("--site is required, e.g. --site hapt.waist")
+
+
+def _out_path(out: Path, task: dict, force: bool) -> Path:
+    from .results import default_file_name
+
+    path = out / default_file_name(task) if out.is_dir() else out
+    if path.exists() and not force:
+        raise Text2ImuError(f"{path} exists; pass --force to overwrite it")
+    return path
+
+
+def passive_openmp() -> bool:
+    """Ask OpenMP threads to sleep rather than spin while they wait (``OMP_WAIT_POLICY=PASSIVE``), unless the user
+    chose a policy. Effective only before torch is first imported (OpenMP reads it once); returns whether it was
+    set. Why: with other processes on the cores, spinning threads of libgomp starve the thread that holds the
+    work; tests/perf/perf_training.py measured 2-thread training at 63 windows/s spinning against 339 passive
+    under a load average of 4 on 2 cores."""
+    import os
+    import sys
+
+    if "torch" in sys.modules or "OMP_WAIT_POLICY" in os.environ or "GOMP_SPINCOUNT" in os.environ:
+        return False
+    os.environ["OMP_WAIT_POLICY"] = "PASSIVE"
+    return True
+
+
+def cmd_benchmark(args: argparse.Namespace) -> int:
+    passive_openmp()
+    from .inputs import real_dataset_name
+    from .results import write_results
+    from .run import benchmark_corpus, default_jobs, reference_rows
+
+    _check_args(args)
+    dataset = real_dataset_name(args.real)
+    import datasets
+
+    datasets.disable_progress_bars()  # its per-config bars would bury our output; we log instead
+    if args.site:
+        from text2imu.builder.vocab import check_site
+
+        check_site(args.site)
+    if not args.out.is_dir() and args.out.exists() and not args.force:
+        raise Text2ImuError(f"{args.out} exists; pass --force to overwrite it")
+    protocol = _protocol(args)
+    jobs = args.jobs or default_jobs(args.threads)
+    common = dict(
+        seeds=range(args.seeds), protocol=protocol, backend=args.backend, scheduler=args.scheduler, jobs=jobs
+    )
+    if args.reference:
+        results = reference_rows(dataset, args.data, args.real_site or args.site, folds=args.folds, **common)
+    else:
+        results = benchmark_corpus(
+            args.corpus, args.site, dataset, args.data, args.real_site, args.revision, **common
+        )
+    path = write_results(_out_path(args.out, results["task"], args.force), results)
+    bacc = results["summary"]["balanced_accuracy"]
+    chance = results["reference"]["chance"]["balanced_accuracy"]
+    label = "ceiling" if args.reference else (results["task"]["generator"] or "corpus")
+    lo, hi = bacc["ci95"]
+    print(
+        f"{label} on {dataset} ({results['task']['real_site']}), {len(results['classes'])} classes: balanced "
+        f"accuracy {bacc['mean']:.3f} +- {bacc['std']:.3f} (95% CI {lo:.3f}-{hi:.3f}, {bacc['n']} seeds; "
+        f"chance {chance:.3f}); wrote {path}"
+    )
+    return 0

@@ -1,0 +1,237 @@
+"""Running the benchmark: seeds as units on a local process pool (joblib) or a Dask cluster, and the results.
+
+:func:`run_units` maps ``fn(task, seed)`` over seeds on the chosen backend; :func:`benchmark_corpus` (synthetic
+corpus -> real dataset) and :func:`reference_rows` (chance and the subject-fold ceiling) return results
+dictionaries of schema v1 (:mod:`text2imu.benchmark.results`).
+
+Backends are the build's (:mod:`text2imu.builder.corpus_backends`): ``local`` runs ``jobs`` seeds at a time in a
+joblib (loky) process pool (``jobs`` = 1 runs them one after another in this process; the CLI's default is
+cpu_count // threads, so that jobs x threads does not exceed the cores); ``dask`` submits the same units to the
+scheduler at ``scheduler`` (the task data is scattered to the workers once). Each unit sets its own torch
+threads.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import platform
+import time
+from collections.abc import Callable, Sequence
+from pathlib import Path
+
+import numpy as np
+
+from text2imu.builder.errors import Text2ImuError
+
+from .inputs import check_real_data, choose_real_site, load_corpus_site, load_real, resolve_corpus
+from .metrics import chance_scores, summarise_seeds
+from .protocol import (
+    PROTOCOL_V1,
+    CeilingTask,
+    Protocol,
+    SyntheticTask,
+    restrict,
+    run_ceiling_seed,
+    run_synthetic_seed,
+    shared_classes,
+    subject_folds,
+)
+from .results import SCHEMA_VERSION, now_utc, versions
+
+log = logging.getLogger(__name__)
+
+BACKENDS = ("local", "dask")
+DEFAULT_FOLDS = "5"
+
+
+def default_jobs(threads: int) -> int:
+    """Seeds run at once on the local backend: max(1, cpu_count // threads)."""
+    return max(1, (os.cpu_count() or 1) // max(1, threads))
+
+
+def run_units(
+    fn: Callable,
+    task: object,
+    seeds: Sequence[int],
+    backend: str = "local",
+    scheduler: str | None = None,
+    jobs: int | None = None,
+    progress: bool = True,
+) -> list[dict]:
+    """``[fn(task, seed) for seed in seeds]`` on the build's backends (:mod:`text2imu.builder.corpus_backends`),
+    returned in the order of ``seeds`` (each result is a dict with its ``seed``)."""
+    from tqdm.auto import tqdm
+
+    from text2imu.builder.corpus_backends import run_units as run_build_units
+
+    seeds = [int(s) for s in seeds]
+    if len(set(seeds)) != len(seeds):
+        raise Text2ImuError(f"seeds must differ from one another, got {seeds}")
+    if backend not in BACKENDS:
+        raise Text2ImuError(f"unknown backend {backend!r}; use one of {', '.join(BACKENDS)}")
+    workers = min(jobs or 1, len(seeds)) if backend == "local" else 1
+    results = run_build_units(
+        fn, task, seeds, backend=backend, workers=workers, scheduler=scheduler if backend == "dask" else None
+    )
+    by_seed = {r["seed"]: r for r in tqdm(results, total=len(seeds), desc="seeds", disable=not progress)}
+    return [by_seed[s] for s in seeds]
+
+
+def _environment(protocol: Protocol, backend: str, scheduler: str | None, jobs: int | None) -> dict:
+    return {
+        "backend": backend,
+        "scheduler": scheduler,
+        "jobs": jobs if backend == "local" else None,
+        "torch_threads": protocol.train.threads,
+        "cpu_count": os.cpu_count(),
+        "machine": platform.machine(),
+        "processor": platform.processor() or None,
+    }
+
+
+def benchmark_corpus(
+    corpus: str,
+    site: str,
+    real_dataset: str,
+    data: Path | None = None,
+    real_site: str | None = None,
+    revision: str | None = None,
+    seeds: Sequence[int] = range(10),
+    protocol: Protocol = PROTOCOL_V1,
+    backend: str = "local",
+    scheduler: str | None = None,
+    jobs: int | None = None,
+    progress: bool = True,
+) -> dict:
+    """Protocol v1 of one corpus site against one real dataset: a results dict of schema v1.
+
+    Args:
+        corpus: corpus folder or Hub dataset repo id; ``site``: the corpus site (configs ``<site>-*`` pooled).
+        real_dataset: registry name (``uci_hapt``, ...); ``data``: its path (None: the bundled HAPT set).
+        real_site: the real site (default: ``site`` if the dataset has it, else its only site).
+        revision: the corpus revision (Hub tag or commit; recorded for a folder).
+        seeds: the seeds, each a unit. protocol, backend, scheduler, jobs: see the module docstring.
+    """
+    t0 = time.perf_counter()
+    check_real_data(real_dataset, data)
+    real_site = choose_real_site(real_dataset, site, real_site)
+    folder, corpus_info = resolve_corpus(corpus, revision)
+    synth, synth_info = load_corpus_site(folder, site, protocol.window)
+    corpus_info.update(synth_info)
+    if corpus_info.get("revision") is None:  # a local build of a release names its version in manifest.json
+        corpus_info["revision"] = (corpus_info.get("manifest") or {}).get("version")
+    t1 = time.perf_counter()
+    real, real_info = load_real(real_dataset, data, real_site, protocol.window)
+    t2 = time.perf_counter()
+    classes = shared_classes(synth.counts(), real.counts())
+    if not classes:
+        raise Text2ImuError(
+            f"corpus {corpus} (site {site}) and {real_dataset} share no activity: the corpus has "
+            f"{', '.join(synth.counts()) or 'no window'}, {real_dataset} has {', '.join(real.counts()) or 'no window'}"
+        )
+    train, y_train = restrict(synth, classes)
+    test, y_test = restrict(real, classes)
+    task = SyntheticTask(train, y_train, test, y_test, classes, protocol)
+    log.info(
+        "%s %s -> %s %s: %d classes, %d synthetic and %d real windows, %d seeds",
+        corpus, site, real_dataset, real_site, len(classes), len(train), len(test), len(list(seeds)),
+    )
+    t3 = time.perf_counter()
+    per_seed = run_units(run_synthetic_seed, task, list(seeds), backend, scheduler, jobs, progress)
+    t4 = time.perf_counter()
+    generators = corpus_info.get("generators") or []
+    return {
+        "schema_version": SCHEMA_VERSION,
+        "kind": "benchmark",
+        "task": {
+            "generator": generators[0] if len(generators) == 1 else ",".join(generators) or None,
+            "corpus_revision": corpus_info.get("revision"),
+            "real_dataset": real_dataset,
+            "site": site,
+            "real_site": real_site,
+        },
+        "protocol": protocol.to_dict(),
+        "classes": list(classes),
+        "seeds": [int(s) for s in seeds],
+        "scores_per_seed": per_seed,
+        "summary": summarise_seeds(per_seed, classes),
+        "reference": chance_scores(y_test, classes),
+        "corpus": corpus_info,
+        "real": {**real_info, "n_windows_shared_classes": len(test)},
+        "timings": {
+            "load_corpus_s": t1 - t0,
+            "load_real_s": t2 - t1,
+            "seeds_s": t4 - t3,
+            "mean_seed_s": float(np.mean([s["timings"]["total_s"] for s in per_seed])),
+            "total_s": time.perf_counter() - t0,
+        },
+        "environment": _environment(protocol, backend, scheduler, jobs),
+        "versions": versions(),
+        "created_utc": now_utc(),
+    }
+
+
+def reference_rows(
+    real_dataset: str,
+    data: Path | None = None,
+    real_site: str | None = None,
+    classes: Sequence[str] | None = None,
+    folds: str | int = DEFAULT_FOLDS,
+    seeds: Sequence[int] = range(10),
+    protocol: Protocol = PROTOCOL_V1,
+    backend: str = "local",
+    scheduler: str | None = None,
+    jobs: int | None = None,
+    progress: bool = True,
+) -> dict:
+    """Reference rows of a real dataset: chance, majority, and the ceiling (DeepConvLSTM trained on the real data
+    with folds grouped by subject, ``folds`` = "loso" or a number k), as a results dict of schema v1.
+
+    ``classes`` restricts the activities (default: all the dataset has); the ceiling's training standardises with
+    the training subjects and stops early on held-out training subjects, never on the test fold.
+    """
+    t0 = time.perf_counter()
+    real_site = choose_real_site(real_dataset, None, real_site)
+    real, real_info = load_real(real_dataset, data, real_site, protocol.window)
+    t1 = time.perf_counter()
+    wanted = list(real.counts()) if classes is None else list(classes)
+    chosen = shared_classes(wanted, real.counts())
+    if not chosen:
+        raise Text2ImuError(f"{real_dataset} has no window of {', '.join(wanted)}")
+    windows, y = restrict(real, chosen)
+    fold_subjects = subject_folds(np.unique(windows.groups), folds)
+    task = CeilingTask(windows, y, chosen, tuple(tuple(f) for f in fold_subjects), protocol)
+    scheme = "leave-one-subject-out" if str(folds).lower() == "loso" else f"grouped {len(fold_subjects)}-fold by subject"
+    log.info("%s ceiling: %s, %d classes, %d windows, %d seeds", real_dataset, scheme, len(chosen), len(y), len(list(seeds)))
+    per_seed = run_units(run_ceiling_seed, task, list(seeds), backend, scheduler, jobs, progress)
+    t2 = time.perf_counter()
+    return {
+        "schema_version": SCHEMA_VERSION,
+        "kind": "reference",
+        "task": {
+            "generator": None,
+            "corpus_revision": None,
+            "real_dataset": real_dataset,
+            "site": None,
+            "real_site": real_site,
+        },
+        "protocol": protocol.to_dict(),
+        "classes": list(chosen),
+        "seeds": [int(s) for s in seeds],
+        "scores_per_seed": per_seed,
+        "summary": summarise_seeds(per_seed, chosen),
+        "reference": chance_scores(y, chosen),
+        "folds": {
+            "scheme": scheme,
+            "test_subjects": [list(f) for f in fold_subjects],
+            "assignment": "subjects sorted numerically and dealt round-robin" if scheme.startswith("grouped") else "one per subject",
+            "validation": f"{protocol.val_fraction:g} of the training subjects per fold, seeded, for early stopping",
+        },
+        "corpus": None,
+        "real": {**real_info, "n_windows_shared_classes": len(y)},
+        "timings": {"load_real_s": t1 - t0, "seeds_s": t2 - t1, "total_s": time.perf_counter() - t0},
+        "environment": _environment(protocol, backend, scheduler, jobs),
+        "versions": versions(),
+        "created_utc": now_utc(),
+    }
