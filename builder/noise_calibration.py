@@ -9,9 +9,10 @@ segments (standing, sitting, lying; the middle half of each labelled segment, aw
 - *still windows*: 1 s windows whose per-axis std is below 10 mg; each gives one mean reading (g). The phone's
   orientation differs between postures and between the 30 subjects, so the windows cover many directions of
   gravity (x up when standing and sitting; y and z, both signs, when lying).
-- *multi-position calibration*: least squares on ``|(I + E)^-1 (r - offset)| = 1 g`` over all windows (6
-  parameters: offset and scale per axis; ``--cross-axis`` adds the 3 symmetric cross-axis terms). Uncertainty:
-  bootstrap over subjects. A magnitude fit sees nothing of a rotation, so the frame stays the phone's own.
+- *multi-position calibration*: least squares on ``|(I + E)^-1 (r - offset)| = 1 g`` over all windows, with offset
+  and scale per axis (6 parameters) and with the 3 symmetric cross-axis terms as well (9); the preset takes the
+  model with the lower leave-one-subject-out RMS. Uncertainty: bootstrap over subjects. A magnitude fit sees
+  nothing of a rotation, so the frame stays the phone's own.
 - *turn-on bias*: the spread (1.4826 x median absolute deviation) over segments of each segment's median
   calibrated magnitude minus 1 g: what the deterministic calibration leaves to a per-recording random bias.
 - *noise density*: per axis, the square root of the median over sitting and lying segments of the mean Welch
@@ -35,7 +36,6 @@ per-axis terms apply unchanged.
 from __future__ import annotations
 
 import argparse
-import logging
 import math
 import sys
 from collections.abc import Iterable, Sequence
@@ -44,8 +44,6 @@ from dataclasses import dataclass
 import numpy as np
 
 from .errors import SimulationError, Text2ImuError
-
-log = logging.getLogger(__name__)
 
 G_MPS2 = 9.80665  # HAPT's unit g (the reader multiplies by this)
 STILL = ("standing", "sitting", "lying")
@@ -233,12 +231,9 @@ def acc_spectra_g(recordings: Iterable, activities: Sequence[str] = NOISE_POSTUR
     segs = _segments(recordings, activities, nperseg)
     if not segs:
         raise Text2ImuError(f"no still recordings of {', '.join(activities)} with {nperseg} samples")
-    psd = []
-    for rec in segs:
-        freq, p = welch(_middle(np.asarray(rec.acc_mps2, dtype=np.float64)) / G_MPS2, fs=rec.rate_hz,
-                        nperseg=nperseg, detrend="linear", axis=0)
-        psd.append(p)
-    return freq, np.array(psd)
+    spectra = [welch(_middle(np.asarray(rec.acc_mps2, dtype=np.float64)) / G_MPS2, fs=rec.rate_hz,
+                     nperseg=nperseg, detrend="linear", axis=0) for rec in segs]
+    return spectra[0][0], np.array([p for _, p in spectra])
 
 
 def band_density(freq_hz: np.ndarray, psd: np.ndarray, band_hz: tuple[float, float]) -> np.ndarray:
@@ -288,7 +283,7 @@ class HaptMeasurement:
     """Figures of the ``uci_hapt`` preset measured on UCI HAPT (see the module docstring); offsets in g,
     densities in g/sqrt(Hz), fractions as fractions. ``fit`` (offset and scale) and ``fit_cross`` (with the
     cross-axis terms) with their bootstrap draws; ``cv_rms_g``: their leave-one-subject-out RMS; the preset takes
-    the model with the lower one (:attr:`chosen`)."""
+    the model with the lower one (:attr:`cross_axis_chosen`)."""
 
     n_windows: dict[str, int]
     fit: Calibration
@@ -307,10 +302,6 @@ class HaptMeasurement:
     @property
     def cross_axis_chosen(self) -> bool:
         return self.cv_rms_g[1] < self.cv_rms_g[0]
-
-    @property
-    def chosen(self) -> Calibration:
-        return self.fit_cross if self.cross_axis_chosen else self.fit
 
 
 def measure_uci_hapt(paths, n_boot: int = 200, seed: int = 0) -> HaptMeasurement:

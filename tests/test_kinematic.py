@@ -288,3 +288,57 @@ if __name__ == "__main__":  # `.venv/bin/python tests/test_kinematic.py` prints 
         acc = np.mean([pelvis_vertical_acc_mps2(m).std() for m in ms])
         rise_txt = f"{rise:+9.3f}" if p.activity.startswith("climb") else " " * 9
         print(f"{p.prompt_id:16s} {ms[0].metadata['plan']['pace']:6s} {cad:9.1f} {path:5.2f} {rise_txt} {acc:14.2f}")
+
+
+# ------------------------------------------------------------------------------------ physiological micro-motion
+
+
+def test_micro_vibration_has_the_asked_acceleration_rms_inside_its_band():
+    from text2imu.builder.generators.kinematic_body import micro_vibration
+
+    rate = 1000.0
+    t = np.arange(int(120 * rate)) / rate
+    disp = micro_vibration(np.random.default_rng(5), t, (3.0, 6.0), 0.04)
+    acc = np.diff(disp, 2) * rate**2
+    assert acc.std() == pytest.approx(0.04, rel=0.05)
+    power = np.abs(np.fft.rfft(acc)) ** 2
+    freq = np.fft.rfftfreq(len(acc), 1 / rate)
+    assert power[(freq >= 2.9) & (freq <= 6.1)].sum() > 0.99 * power.sum()
+    assert np.abs(disp).max() < 1e-4  # tens of micrometres: the feet stay on the floor
+
+
+def test_quiet_standing_moves_the_pelvis_vertically_as_trunk_accelerometry_reports(gen, v1):
+    """Quiet standing: vertical pelvis acceleration RMS inside the cited 0.02-0.06 m/s^2 of trunk accelerometry
+    (Moe-Nilssen 1998; Mancini et al. 2012), less the attenuation of 20 fps second differences at 3-6 Hz (up to
+    ~30 % at 6 Hz), for every standing prompt and three repetitions; the drawn figure is in the facts and differs
+    between repetitions."""
+    drawn = []
+    for p in v1.by_activity("standing"):
+        for rep in range(3):
+            m = gen.generate(p, rep, seed_for(p.prompt_id, rep))
+            rms = m.metadata["stance_acc_rms_mps2"]
+            drawn.append(rms)
+            assert 0.02 <= rms <= 0.06
+            acc = pelvis_vertical_acc_mps2(m)
+            assert 0.6 * 0.02 <= acc.std() <= 0.06, (p.prompt_id, rep, acc.std())
+            assert acc.std() == pytest.approx(rms, rel=0.4), (p.prompt_id, rep)
+    assert len(set(drawn)) == len(drawn)
+
+
+def test_lying_rises_and_falls_a_few_millimetres_with_each_breath(gen, v1):
+    for p in v1.by_activity("lying"):
+        m = gen.generate(p, 1, seed_for(p.prompt_id, 1))
+        excursion = m.metadata["breath_excursion_m"]
+        assert 0.002 <= excursion <= 0.005
+        y = m.joints_m[:, 0, 1].astype(np.float64)
+        assert 0.5 * excursion <= np.ptp(y) <= 1.05 * excursion + 1e-4, (p.prompt_id, np.ptp(y), excursion)
+        spectrum = np.abs(np.fft.rfft(y - y.mean(), 4096))
+        peak_hz = np.fft.rfftfreq(4096, 1 / m.fps)[np.argmax(spectrum)]
+        assert 0.1 <= peak_hz <= 0.35, (p.prompt_id, peak_hz)  # 6-21 breaths/min
+
+
+def test_sitting_and_dynamic_activities_get_no_micro_motion_facts(motions):
+    for pid, m in motions.items():
+        activity = pid.split("-")[0]
+        assert ("stance_acc_rms_mps2" in m.metadata) == (activity == "standing"), pid
+        assert ("breath_excursion_m" in m.metadata) == (activity == "lying"), pid

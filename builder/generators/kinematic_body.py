@@ -226,14 +226,13 @@ def micro_motion() -> MicroMotion:
 
 def micro_vibration(rng: np.random.Generator, t_s: np.ndarray, band_hz: tuple[float, float], acc_rms_mps2: float,
                     n_waves: int = 8) -> np.ndarray:
-    """(T,) displacement in metres of a band-limited random vibration whose acceleration has the given RMS (m/s^2):
-    ``n_waves`` sinusoids with log-uniform frequencies in ``band_hz`` (Hz), uniform phases and acceleration
-    amplitudes uniform in [0.5, 1] before scaling; the acceleration RMS is exact for a record spanning many
-    periods of every wave."""
+    """(T,) displacement in metres of a band-limited random vibration whose acceleration has RMS ``acc_rms_mps2``
+    (m/s^2) over ``t_s``: ``n_waves`` sinusoids with log-uniform frequencies in ``band_hz`` (Hz), uniform phases
+    and acceleration amplitudes uniform in [0.5, 1], scaled so that the RMS over the given times is exact."""
     freqs = np.exp(rng.uniform(np.log(band_hz[0]), np.log(band_hz[1]), n_waves))
     phases = rng.uniform(0, 2 * np.pi, n_waves)
     amps = rng.uniform(0.5, 1.0, n_waves)
-    amps *= acc_rms_mps2 / np.sqrt(0.5 * np.sum(amps**2))
-    disp = -(amps / (2 * np.pi * freqs) ** 2)[:, None] * np.sin(2 * np.pi * freqs[:, None] * t_s[None, :]
-                                                                 + phases[:, None])
-    return disp.sum(axis=0)
+    waves = np.sin(2 * np.pi * freqs[:, None] * t_s[None, :] + phases[:, None])
+    acc = (amps[:, None] * waves).sum(axis=0)
+    scale = acc_rms_mps2 / np.sqrt(np.mean(acc**2))
+    return -(scale * amps / (2 * np.pi * freqs) ** 2) @ waves
