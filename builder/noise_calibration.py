@@ -378,11 +378,16 @@ def format_measurement(m: HaptMeasurement) -> str:
     ]) + "\n"
 
 
+class _Parser(argparse.ArgumentParser):
+    def error(self, message: str):  # one line, exit status 2
+        self.exit(2, f"{self.prog}: error: {message}\n")
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """``python -m text2imu.builder.noise_calibration --hapt DIR``: print the measured figures (exit 2 on a
     user error, one line)."""
-    p = argparse.ArgumentParser(prog="python -m text2imu.builder.noise_calibration",
-                                description="Measure the uci_hapt noise preset's figures on UCI HAPT.")
+    p = _Parser(prog="python -m text2imu.builder.noise_calibration",
+                description="Measure the uci_hapt noise preset's figures on UCI HAPT.")
     p.add_argument("--hapt", required=True, help="UCI HAPT: the folder with its zips, a zip, or an extracted folder")
     p.add_argument("--bootstrap", type=int, default=200, help="bootstrap draws over subjects (default 200)")
     p.add_argument("--seed", type=int, default=0, help="bootstrap seed (default 0)")

@@ -33,3 +33,8 @@ $T2I lacc --data "$WORK/HumanML3D" --before "$WORK/base" --after "$WORK/ft_contr
     --split test
 $T2I lacc --data "$WORK/HumanML3D" --before "$WORK/ft_control" --after "$WORK/ft_acc" --out "$WORK/lacc_acc_vs_control" \
     --split test
+# the same comparisons with the example-sentence categories (fewer captions fall to Other)
+$T2I lacc --data "$WORK/HumanML3D" --before "$WORK/base" --after "$WORK/ft_acc" --out "$WORK/lacc_acc_examples" \
+    --split test --mode examples
+$T2I lacc --data "$WORK/HumanML3D" --before "$WORK/base" --after "$WORK/ft_control" \
+    --out "$WORK/lacc_control_examples" --split test --mode examples

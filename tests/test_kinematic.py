@@ -304,7 +304,7 @@ def test_micro_vibration_has_the_asked_acceleration_rms_inside_its_band():
     power = np.abs(np.fft.rfft(acc)) ** 2
     freq = np.fft.rfftfreq(len(acc), 1 / rate)
     assert power[(freq >= 2.9) & (freq <= 6.1)].sum() > 0.99 * power.sum()
-    assert np.abs(disp).max() < 1e-4  # tens of micrometres: the feet stay on the floor
+    assert np.abs(disp).max() < 5e-4  # well under a millimetre: the feet stay on the floor
 
 
 def test_quiet_standing_moves_the_pelvis_vertically_as_trunk_accelerometry_reports(gen, v1):

@@ -145,6 +145,14 @@ def test_command_bad_input_exits_2_with_one_line(capsys, argv, message):
     assert message in captured.err and captured.err.count("\n") == 1 and captured.out == ""
 
 
+def test_command_without_hapt_exits_2_with_one_line(capsys):
+    with pytest.raises(SystemExit) as info:
+        main([])
+    assert info.value.code == 2
+    err = capsys.readouterr().err
+    assert "--hapt" in err and err.count("\n") == 1
+
+
 @pytest.mark.slow
 def test_command_remeasures_the_preset_figures(shared_data, capsys):
     """`python -m text2imu.builder.noise_calibration --hapt ../shared/data/uci-hapt` (2 bootstrap draws, ~15 s)

@@ -1,5 +1,6 @@
 """Realism check (text2imu.benchmark.realism): features on analytic signals, the real HAPT ranges, the verdicts,
-the kinematic generator's dynamic activities inside the real ranges, and the `text2imu realism` command."""
+the kinematic generator with the HAPT phone's noise preset inside the real ranges, and the `text2imu realism`
+command. ``python tests/test_realism.py`` prints the orientation diagnostic of the still acc means."""
 
 from __future__ import annotations
 
@@ -8,6 +9,7 @@ import pytest
 from scipy.spatial.transform import Rotation
 
 from text2imu.benchmark.realism import (
+    HAPT_ACTIVITIES,
     STEP_MIN_RMS_MPS2,
     FeatureRange,
     Features,
@@ -140,19 +142,71 @@ def test_real_hapt_ranges_are_sane(hapt_ranges):
     assert hapt_ranges["climbingdown", "acc_std_mps2"].median > hapt_ranges["walking", "acc_std_mps2"].median
 
 
-def test_kinematic_dynamic_activities_fall_inside_the_real_ranges(hapt_ranges):
-    """Walking and both stair directions: the medians of acc std and step frequency lie inside HAPT's 5-95 %
-    ranges, ideal and with the uci_hapt device noise (3 of the 8 shapes, for speed). The acc mean is left out:
-    HAPT's phone reads 1.02-1.04 g at rest, which no noise preset models (see the README table)."""
+# The two rows the uci_hapt column leaves outside, and why (see orientation_diagnostic): the preset's calibration
+# is anisotropic, and the hapt.waist sensor frame carries gravity 15-22 deg away from where HAPT's phone did.
+OUTSIDE_WITH_UCI_HAPT = {("standing", "acc_mean_mps2"), ("lying", "acc_mean_mps2")}
+
+
+def test_kinematic_with_the_hapt_phone_falls_inside_the_real_ranges(hapt_ranges):
+    """All six activities simulated with the uci_hapt preset (the HAPT phone: its calibration error, noise, range
+    and quantisation; 3 of the 8 shapes, for speed): every row's synthetic median lies inside HAPT's 5-95 % range
+    except the acc mean of standing (below) and lying (above), see ``orientation_diagnostic``. Ideal: walking and
+    stairs keep acc std and step frequency inside, and no still recording steps."""
     shapes = ["female_short", "male_average", "male_tall"]
-    syn = synthetic_features("kinematic", shapes, 1, ("ideal", "uci_hapt"), DYNAMIC)
+    syn = synthetic_features("kinematic", shapes, 1, ("ideal", "uci_hapt"))
     for noise, by_activity in syn.items():
-        assert sorted(by_activity) == sorted(DYNAMIC)
+        assert sorted(by_activity) == sorted(HAPT_ACTIVITIES)
         for v in verdicts(hapt_ranges, by_activity):
+            key = (v.real.activity, v.real.feature)
             assert v.n == 10 * len(shapes)
-            if v.real.feature in ("acc_std_mps2", "step_hz"):
-                assert v.inside, (noise, v.real.activity, v.real.feature, v.median, v.real.lo, v.real.hi)
-                assert v.fraction_inside >= 0.4, (noise, v.real.activity, v.real.feature, v.fraction_inside)
+            if noise == "uci_hapt" and key not in OUTSIDE_WITH_UCI_HAPT:
+                assert v.inside, (noise, *key, v.median, v.real.lo, v.real.hi)
+                assert v.fraction_inside >= 0.4, (noise, *key, v.fraction_inside)
+            elif noise == "ideal" and (v.real.activity in DYNAMIC and v.real.feature != "acc_mean_mps2"
+                                       or v.real.feature == "step_hz"):
+                assert v.inside, (noise, *key, v.median, v.real.lo, v.real.hi)
+                assert v.fraction_inside >= 0.4, (noise, *key, v.fraction_inside)
+
+
+def orientation_diagnostic(shape: str = "male_average") -> dict[str, tuple[float, float, float]]:
+    """{still activity: (uci_hapt calibrated reading in m/s^2 at HAPT's own gravity directions (median over the
+    bundled still windows), the same at the hapt.waist site's directions (median over the v1 prompts, ideal
+    simulation on ``shape``), angle in degrees between the two median directions)}."""
+    from text2imu.benchmark.data import load_bundled_hapt
+    from text2imu.builder.generators import derive_seed, get_generator
+    from text2imu.builder.noise import get_noise_preset
+    from text2imu.builder.noise_calibration import G_MPS2, STILL, still_windows
+    from text2imu.builder.prompts import load_prompt_set
+    from text2imu.builder.simulate import load_body, simulate_motion
+
+    cal = get_noise_preset("uci_hapt").acc_mps2.calibration
+    windows = still_windows([r for r in load_bundled_hapt() if r.activity in STILL])
+    gen, body = get_generator("kinematic"), load_body("anny", shape)
+    out = {}
+    for activity in STILL:
+        real = cal.correct(windows.mean_g[windows.activity == activity] * G_MPS2)
+        real /= np.linalg.norm(real, axis=1, keepdims=True)
+        site = []
+        for p in load_prompt_set("v1").by_activity(activity):
+            motion = gen.generate(p, 0, derive_seed("realism", "kinematic", p.prompt_id, 0))
+            acc = simulate_motion(motion, sites=("hapt.waist",), rate_hz=20.0, asset=body)["hapt.waist"].acc_mps2
+            site.append(acc.mean(axis=0) / np.linalg.norm(acc.mean(axis=0)))
+        site = np.array(site)
+        a, b = np.median(real, axis=0), np.median(site, axis=0)
+        angle = np.degrees(np.arccos(np.clip(a @ b / np.linalg.norm(a) / np.linalg.norm(b), -1, 1)))
+        out[activity] = (float(np.median(np.linalg.norm(cal.apply(real * G_MPS2), axis=1))),
+                         float(np.median(np.linalg.norm(cal.apply(site * G_MPS2), axis=1))), float(angle))
+    return out
+
+
+def test_the_hapt_calibration_reads_the_real_still_means_in_the_phones_own_orientations(hapt_ranges):
+    """At HAPT's own gravity directions the uci_hapt calibration reads inside the real acc-mean range of each still
+    posture (so the standing and lying rows left outside come from where the site carries gravity, not from the
+    calibration figures). Print the whole diagnostic with ``python tests/test_realism.py``."""
+    for activity, (at_phone, _, _) in orientation_diagnostic().items():
+        r = hapt_ranges[activity, "acc_mean_mps2"]
+        assert r.lo <= at_phone <= r.hi, (activity, at_phone, r.lo, r.hi)
+        assert at_phone == pytest.approx(r.median, abs=0.05), activity
 
 
 def test_realism_command_writes_the_table(tmp_path, capsys):
@@ -193,3 +247,9 @@ def test_realism_refuses_to_overwrite(tmp_path, capsys):
     assert main(["realism", "--out", str(out)]) == 2
     assert "--force" in capsys.readouterr().err
     assert out.read_text("utf-8") == "keep"
+
+
+if __name__ == "__main__":
+    print("activity | uci_hapt reading at HAPT's gravity directions (m/s^2) | at the hapt.waist site's | angle (deg)")
+    for name, (phone, site, angle) in orientation_diagnostic().items():
+        print(f"{name} | {phone:.3f} | {site:.3f} | {angle:.0f}")

@@ -24,6 +24,7 @@ COMMAND_MODULES: tuple[str, ...] = (
     "text2imu.builder.generators.cli_generators",
     "text2imu.builder.generators.cli_generate",
     "text2imu.builder.cli_build",
+    "text2imu.builder.cli_release",
     "text2imu.benchmark.cli_benchmark",
     "text2imu.builder.diffusion.cli_diffusion",
     "text2imu.benchmark.cli_lacc",
