@@ -62,7 +62,6 @@ def _names(text: str, option: str) -> list[str]:
 
 
 def cmd_realism(args: argparse.Namespace) -> int:
-    from text2imu.benchmark.data import load_bundled_hapt
     from text2imu.builder.bodies.shapes import shape_names
     from text2imu.builder.generators import available_generators
     from text2imu.builder.noise import get_noise_preset
@@ -87,24 +86,36 @@ def cmd_realism(args: argparse.Namespace) -> int:
     available_generators()[args.generator]
     prompt_set = load_prompt_set(args.prompt_set)
 
-    recordings = load_bundled_hapt()
-    real = hapt_features(recordings, activities)
-    ranges = real_ranges(real)
-    synthetic = synthetic_features(args.generator, shapes, args.repetitions, noises, activities,
-                                   args.prompt_set, progress=sys.stderr.isatty())
-    results = {name: verdicts(ranges, synthetic[name]) for name in noises}
-    n_prompts = sum(p.activity in activities for p in prompt_set.prompts)
-    title = (f"Realism of `{args.generator}` at {SITE} (prompt set {args.prompt_set}: {n_prompts} prompts x "
-             f"{args.repetitions} repetition(s) x {len(shapes)} body shapes, anny, 20 Hz) against UCI HAPT "
-             f"({sum(map(len, real.values()))} bundled waist recordings, 20 Hz); synthetic columns per noise "
-             f"preset: {', '.join(noises)}.")
-    table = render_table(results, title, _notes(recordings, ranges, activities))
+    table = realism_table(args.generator, shapes, args.repetitions, noises, activities, args.prompt_set,
+                          progress=sys.stderr.isatty(), prompt_set=prompt_set)
     print(table, end="")
     if args.out is not None:
         with atomic_path(args.out) as tmp:
             tmp.write_text(table, encoding="utf-8")
         log.info("wrote %s", args.out)
     return 0
+
+
+def realism_table(generator: str, shapes: list[str], repetitions: int, noises: list[str],
+                  activities: list[str] | tuple[str, ...] = HAPT_ACTIVITIES, prompt_set_name: str = "v1", *,
+                  progress: bool = False, prompt_set=None) -> str:
+    """The realism table (markdown) of ``generator`` against the bundled UCI HAPT waist recordings."""
+    from text2imu.benchmark.data import load_bundled_hapt
+    from text2imu.builder.prompts import load_prompt_set
+
+    prompt_set = prompt_set or load_prompt_set(prompt_set_name)
+    recordings = load_bundled_hapt()
+    real = hapt_features(recordings, activities)
+    ranges = real_ranges(real)
+    synthetic = synthetic_features(generator, shapes, repetitions, noises, activities, prompt_set_name,
+                                   progress=progress)
+    results = {name: verdicts(ranges, synthetic[name]) for name in noises}
+    n_prompts = sum(p.activity in activities for p in prompt_set.prompts)
+    title = (f"Realism of `{generator}` at {SITE} (prompt set {prompt_set_name}: {n_prompts} prompts x "
+             f"{repetitions} repetition(s) x {len(shapes)} body shapes, anny, 20 Hz) against UCI HAPT "
+             f"({sum(map(len, real.values()))} bundled waist recordings, 20 Hz); synthetic columns per noise "
+             f"preset: {', '.join(noises)}.")
+    return render_table(results, title, _notes(recordings, ranges, list(activities)))
 
 
 def _notes(recordings, ranges: dict, activities: list[str]) -> list[str]:

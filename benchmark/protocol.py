@@ -7,6 +7,22 @@
   by subject (a test subject is never in training or validation), its predictions pooled over folds and scored.
 
 Both are pure functions of (task, seed) and run as units on the local or Dask backends (``run.py``).
+
+Choices where the design is silent (recorded in every results file under ``protocol``):
+
+- Classes: the K activities that the corpus site and the real dataset both have windows of; the network is
+  trained on the synthetic windows of those K only (K outputs), so that it cannot spend predictions on classes
+  the real data lacks (HAPT: 6 of the 8, no jumping and no running).
+- Validation split: 20 % of the prompts of each activity (whole prompts: every shape, repetition and window of a
+  prompt go together), drawn with the seed; standardisation uses the remaining 80 % only.
+- Epochs: at most 8, patience 3 on the validation balanced accuracy, best weights kept. Eight epochs keep ten
+  seeds of a v0.1.0 site (about 24,000 fitting windows with HAPT's classes) within 30 minutes on 2 CPU threads
+  (tests/perf/perf_training.py); batch 100 as in the paper.
+- Ceiling: grouped 5-fold by subject (subjects sorted numerically and dealt round-robin: fold i holds subjects
+  i, i + 5, ...), the same training settings, 20 % of the training subjects held out for early stopping and
+  excluded from the standardisation statistics; predictions pooled over the folds, then scored. LOSO (30 folds
+  for HAPT) costs six times as much for the same per-window test coverage; ``--folds loso`` runs it.
+- Interval: two-sided 95 % Student t-interval of the mean over seeds (std with ddof 1).
 """
 
 from __future__ import annotations

@@ -82,8 +82,9 @@ def cmd_build(args: argparse.Namespace) -> int:
         print(f"{r.out_dir}: {r.n_recordings} recordings, {len(r.spec.config_names())} configs, "
               f"{len(r.files) + 1} files, {_mb(sizes[r.spec.generator])}; ran {r.units_run} of {r.n_units} units "
               f"in {r.seconds:.1f} s")
+    done = "built in" if any(r.units_run for r in result.results) else "already built; verified in"
     print(f"release {release.version}: {result.n_recordings} recordings, {_mb(sum(sizes.values()))}, "
-          f"built in {result.seconds:.1f} s")
+          f"{done} {result.seconds:.1f} s")
     return 0
 
 

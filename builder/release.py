@@ -81,7 +81,7 @@ def build_release(release: ReleaseSpec, *, root: str | Path = DEFAULT_ROOT, org:
     results = []
     for generator, spec in specs.items():
         out = release_dir(root, release.version, org, generator)
-        log.info("release %s: building %s into %s", release.version, spec.hub_repo_id, out)
+        log.debug("release %s: building %s into %s", release.version, spec.hub_repo_id, out)
         results.append(build_corpus(spec, out, workers=workers, backend=backend, scheduler=scheduler,
                                     resume=resume, force=force, progress=progress))
     return ReleaseBuild(release, org, tuple(results), time.perf_counter() - started_s)

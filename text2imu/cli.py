@@ -19,6 +19,7 @@ from . import __version__
 
 COMMAND_MODULES: tuple[str, ...] = (
     "text2imu.builder.cli_motion",
+    "text2imu.main_job",
     "text2imu.builder.bodies.cli_bodies",
     "text2imu.builder.cli_simulate",
     "text2imu.builder.generators.cli_generators",
