@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import json
 import math
+import os
 import platform
 import subprocess
 from datetime import UTC, datetime
@@ -181,7 +182,14 @@ def write_results(path: Path | str, results: dict) -> Path:
     path = Path(path)
     with atomic_path(path) as tmp:
         tmp.write_text(json.dumps(clean, indent=1, allow_nan=False) + "\n", encoding="utf-8")
+        tmp.chmod(0o666 & ~_umask())  # the temporary file is private (0600); results are for sharing
     return path
+
+
+def _umask() -> int:
+    mask = os.umask(0o022)
+    os.umask(mask)
+    return mask
 
 
 def read_results(path: Path | str) -> dict:

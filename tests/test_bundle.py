@@ -328,7 +328,9 @@ def test_generate_kinematic_cli_is_deterministic(tmp_path, prompt_file, small_se
     assert main(["bundle", "validate", str(tmp_path / "a"), "--prompts", "v1"]) == 1
     assert "is not the expected v1" in capsys.readouterr().out
     assert main(["bundle", "info", str(tmp_path / "a")]) == 0
-    assert "kinematic 1.0.0 (Apache-2.0)" in capsys.readouterr().out
+    from text2imu.builder.generators.kinematic import KINEMATIC_SPEC
+
+    assert f"kinematic {KINEMATIC_SPEC.version} (Apache-2.0)" in capsys.readouterr().out
 
 
 @pytest.mark.slow

@@ -96,7 +96,9 @@ def test_card_yaml_and_provenance(reference):
         if rel != "README.md":
             assert entry["sha256"] in text and rel in text
     assert load_prompt_set("v1").sha256 in text
-    for needle in ("text2imu 0", "kinematic 1.0.0", "anny 0.", "| 150.0 | 50.0 |", "central", "ideal"):
+    from text2imu.builder.generators.kinematic import KINEMATIC_SPEC
+
+    for needle in ("text2imu 0", f"kinematic {KINEMATIC_SPEC.version}", "anny 0.", "| 150.0 | 50.0 |", "central", "ideal"):
         assert needle in text, needle
     # every spec field that shapes the data is in the manifest
     assert manifest["spec"]["shapes"] == ["male_tall", "female_short"]

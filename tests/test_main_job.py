@@ -12,6 +12,7 @@ def test_run_end_to_end_tiny(tmp_path, capsys):
     out = tmp_path / "run"
     args = ["run", "--out", str(out), "--repetitions", "1", "--shapes", "female_short", "--sites", "hapt.waist",
             "--seeds", "1", "--epochs", "1", "--no-realism", "--no-progress"]
+    # the gap runs too (catch22 on at most 500 windows per class per side)
     assert main(args) == 0
     text = capsys.readouterr().out
     assert "balanced accuracy (mean +- std over 1 seeds)" in text and "protocol v1 reports 10" in text

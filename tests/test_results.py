@@ -1,6 +1,7 @@
 """Results files (schema v1): round trip, validation, unknown schema versions refused, atomic writes."""
 
 import json
+import os
 
 import numpy as np
 import pytest
@@ -55,6 +56,9 @@ def test_round_trip(tmp_path):
     assert back["protocol"]["version"] == "v1" and back["protocol"]["window_samples"] == 40
     assert back["summary"]["balanced_accuracy"]["n"] == 3
     assert [p.name for p in tmp_path.iterdir()] == ["r.json"]  # no temporary file left
+    umask = os.umask(0o022)
+    os.umask(umask)
+    assert path.stat().st_mode & 0o777 == 0o666 & ~umask  # as open() would make it, not mkstemp's 0600
 
 
 def test_unknown_schema_version_is_refused_with_a_clear_error(tmp_path):

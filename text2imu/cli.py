@@ -30,6 +30,9 @@ COMMAND_MODULES: tuple[str, ...] = (
     "text2imu.builder.diffusion.cli_diffusion",
     "text2imu.benchmark.cli_lacc",
     "text2imu.benchmark.cli_realism",
+    "text2imu.benchmark.cli_gap",
+    "text2imu.benchmark.cli_leaderboard",
+    "text2imu.benchmark.cli_submit",
 )
 
 log = logging.getLogger("text2imu")

@@ -38,6 +38,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--epochs", type=int, help="maximum training epochs (default: protocol v1's)")
     p.add_argument("--workers", type=int, default=2, help="build processes (default 2)")
     p.add_argument("--no-realism", action="store_true", help="skip the realism check")
+    p.add_argument("--no-gap", action="store_true", help="skip the domain gap (catch22, t-SNE, AUC, Frechet)")
     p.add_argument("--no-progress", action="store_true", help="no progress bars")
     p.set_defaults(func=cmd_run)
 
@@ -85,8 +86,17 @@ def cmd_run(args: argparse.Namespace) -> int:
     write_results(results_path, results)
     t3 = time.perf_counter()
 
-    print(summary_table(result, results, realism_path, results_path, corpus_dir, args.seeds,
-                        {"build_s": t1 - t0, "realism_s": t2 - t1, "benchmark_s": t3 - t2, "total_s": t3 - t0}))
+    # 4. The domain gap at hapt.waist: catch22 features, t-SNE figures, real-vs-synthetic AUC, Frechet distance.
+    gap = None
+    if not args.no_gap:
+        from text2imu.benchmark.gap import gap_report
+
+        gap = gap_report(str(corpus_dir), "uci_hapt", "hapt.waist", out / "gap", progress=progress)
+    t4 = time.perf_counter()
+
+    print(summary_table(result, results, gap, realism_path, results_path, corpus_dir, out, args.seeds,
+                        {"build_s": t1 - t0, "realism_s": t2 - t1, "benchmark_s": t3 - t2, "gap_s": t4 - t3,
+                         "total_s": t4 - t0}))
     return 0
 
 
@@ -113,8 +123,8 @@ def _realism(path: Path, spec, progress: bool) -> None:
         tmp.write_text(text, encoding="utf-8")
 
 
-def summary_table(build, results: dict, realism_path, results_path: Path, corpus_dir: Path, seeds: int,
-                  timings: dict) -> str:
+def summary_table(build, results: dict, gap: dict | None, realism_path, results_path: Path, corpus_dir: Path,
+                  out: Path, seeds: int, timings: dict) -> str:
     """The main job's closing summary (markdown-like text)."""
     s = results["summary"]
     ref = results["reference"]
@@ -137,11 +147,18 @@ def summary_table(build, results: dict, realism_path, results_path: Path, corpus
         f"| chance (balanced accuracy) | {100 * ref['chance']['balanced_accuracy']:.1f} % |",
         f"| results JSON | {results_path} |",
     ]
+    if gap is not None:
+        auc = gap["gap"]["auc"]
+        lines += [
+            f"| domain gap: real-vs-synthetic AUC (0.5 = indistinguishable) | {auc['mean']:.3f} +- {auc['std']:.3f} |",
+            f"| domain gap: Frechet distance (standardised catch22) | {gap['gap']['frechet']['value']:.2f} |",
+            f"| t-SNE figures | {out / 'gap' / 'tsne_all.png'}, {out / 'gap' / 'tsne_high_dynamic.png'} |",
+        ]
     if realism_path is not None:
         lines.append(f"| realism table (waist vs HAPT) | {realism_path} |")
     lines.append(
         f"| time | build {timings['build_s']:.0f} s, realism {timings['realism_s']:.0f} s, "
-        f"benchmark {timings['benchmark_s']:.0f} s, total {timings['total_s']:.0f} s |"
+        f"benchmark {timings['benchmark_s']:.0f} s, gap {timings['gap_s']:.0f} s, total {timings['total_s']:.0f} s |"
     )
     if seeds < PROTOCOL_SEEDS:
         lines += ["", f"Note: {seeds} seeds here; protocol v1 reports {PROTOCOL_SEEDS} "
