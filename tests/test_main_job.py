@@ -11,11 +11,12 @@ from text2imu.cli import main
 def test_run_end_to_end_tiny(tmp_path, capsys):
     out = tmp_path / "run"
     args = ["run", "--out", str(out), "--repetitions", "1", "--shapes", "female_short", "--sites", "hapt.waist",
-            "--seeds", "1", "--epochs", "1", "--no-realism", "--no-progress"]
+            "--seeds", "1", "--epochs", "1", "--no-realism", "--no-progress", "--gap-cap", "40"]
     # the gap runs too (catch22 on at most 500 windows per class per side)
     assert main(args) == 0
     text = capsys.readouterr().out
     assert "balanced accuracy (mean +- std over 1 seeds)" in text and "protocol v1 reports 10" in text
+    assert "real-vs-synthetic AUC" in text and (out / "gap" / "tsne_all.png").is_file()
     results = json.loads((out / "results" / "kinematic_hapt.waist_uci-hapt.json").read_text())
     assert results["schema_version"] == 1 and results["task"]["site"] == "hapt.waist"
     assert results["classes"] == ["climbingdown", "climbingup", "lying", "sitting", "standing", "walking"]

@@ -39,6 +39,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--workers", type=int, default=2, help="build processes (default 2)")
     p.add_argument("--no-realism", action="store_true", help="skip the realism check")
     p.add_argument("--no-gap", action="store_true", help="skip the domain gap (catch22, t-SNE, AUC, Frechet)")
+    p.add_argument("--gap-cap", type=int, default=500, help="gap: at most this many windows per activity per side")
     p.add_argument("--no-progress", action="store_true", help="no progress bars")
     p.set_defaults(func=cmd_run)
 
@@ -89,9 +90,10 @@ def cmd_run(args: argparse.Namespace) -> int:
     # 4. The domain gap at hapt.waist: catch22 features, t-SNE figures, real-vs-synthetic AUC, Frechet distance.
     gap = None
     if not args.no_gap:
-        from text2imu.benchmark.gap import gap_report
+        from text2imu.benchmark.gap import GapConfig, gap_report
 
-        gap = gap_report(str(corpus_dir), "uci_hapt", "hapt.waist", out / "gap", progress=progress)
+        gap = gap_report(str(corpus_dir), "uci_hapt", "hapt.waist", out / "gap",
+                         config=GapConfig(cap_per_class=args.gap_cap), progress=progress)
     t4 = time.perf_counter()
 
     print(summary_table(result, results, gap, realism_path, results_path, corpus_dir, out, args.seeds,
