@@ -132,7 +132,9 @@ def _notes(recordings, ranges: dict, activities: list[str]) -> list[str]:
     if still:
         rest = ", ".join(f"{a} {ranges[a, 'acc_mean_mps2'].median:.2f}" for a in still)
         notes.append(f"HAPT at rest, median acc mean (m/s²): {rest}; an ideal sensor reads 9.81. The phone's "
-                     "gravity reading depends on its posture (a calibration error no noise preset models).")
+                     "gravity reading depends on its posture: a per-axis calibration error (offset, scale, "
+                     "cross-axis), which the uci_hapt preset models with figures measured on HAPT's still segments "
+                     "(python -m text2imu.builder.noise_calibration).")
         central = {a: [] for a in still}
         for rec in recordings:
             if rec.site == SITE and rec.activity in central:
