@@ -44,11 +44,11 @@ def register(sub: argparse._SubParsersAction) -> None:
 def cmd_submit(args: argparse.Namespace) -> int:
     from text2imu.builder.errors import Text2ImuError
 
-    from .cli_benchmark import passive_openmp
+    from .cli_benchmark import short_openmp_spin
     from .gap import GapConfig
     from .submit import SubmitConfig, submit_bundle
 
-    passive_openmp()
+    short_openmp_spin()
     names = lambda text: tuple(s.strip() for s in text.split(",") if s.strip())  # noqa: E731
     if args.prompt_file is not None and not args.prompt_file.is_file():
         raise Text2ImuError(f"--prompt-file {args.prompt_file}: no such file")

@@ -3,7 +3,10 @@
 :func:`simulate_motion` chains :func:`text2imu.builder.fit.fit_motion` (analytic IK on the motion retargeted to
 the body, optional refinement), :func:`text2imu.builder.skinning.site_frames` (sensor position and frame per
 site), :func:`text2imu.builder.imu.simulate_imu` (specific force and angular rate) and
-:func:`text2imu.builder.noise.apply_noise`.
+:func:`text2imu.builder.noise.apply_noise`. A site with a device mounting in ``data/sites.toml``
+(``mount_rotvec_deg``, :mod:`text2imu.builder.mounting`; only ``hapt.waist`` has one, measured on UCI HAPT) has
+its skin frame turned into the device frame before the IMU physics, so its signals and ``orientation_wxyz`` are the
+device's; every other site's signals are exactly those of its skin frame.
 
 IMU file layout (:func:`write_imu_npz`, :func:`read_imu_npz`), one ``.npz``:
 
@@ -84,6 +87,7 @@ def simulate_motion(
     rate_hz: float | None = None,
     refine: bool = False,
     asset: BodyAsset | None = None,
+    mounting: bool = True,
 ) -> dict[str, ImuSignals]:
     """Simulate IMUs at skin sites of a body performing ``motion``.
 
@@ -97,6 +101,8 @@ def simulate_motion(
         rate_hz: output rate in Hz (default: the motion's fps).
         refine: run the fit's refinement (slower, closer to the retargeted joints).
         asset: a BodyAsset to use instead of loading one (custom or test bodies).
+        mounting: apply each site's device mounting (:func:`text2imu.builder.bodies.sites.site_mount_rotvec_deg`;
+            sites without one are untouched); False gives the skin frame at every site.
     Returns:
         {site: ImuSignals} with acc_mps2 / gyro_radps (T', 3), orientation_wxyz (T', 4).
     Raises:
@@ -122,6 +128,8 @@ def simulate_motion(
         "fit to %s/%s: scale %.3f, MPJPE %.4f m", body.body_model, body.shape, pose.scale, pose.mpjpe_m()
     )
     positions, rotations = site_frames(body, pose.rotations, pose.joints_m, idx)
+    if mounting:
+        rotations = mount_devices(positions, rotations, sites)
     signals = simulate_imu(positions, rotations, motion.fps, method=method, rate_hz=rate_hz)
     out = {}
     for i, (site, site_noise_seed) in enumerate(zip(sites, seeds, strict=True)):
@@ -132,6 +140,21 @@ def simulate_motion(
             orientation_wxyz=signals.orientation_wxyz[:, i],
         )
         out[site] = apply_noise(one, noise, seed=site_noise_seed)
+    return out
+
+
+def mount_devices(positions_m: np.ndarray, rotations: np.ndarray, sites: Sequence[str]) -> np.ndarray:
+    """Skin frames (T, S, 3, 3) sensor -> world of ``sites`` -> the frames with each site's device mounting applied
+    (``R @ exp(mount_rotvec)``); columns of sites without a mounting are left as they are (the same values)."""
+    from .bodies.sites import site_mount_rotvec_deg
+    from .noise import perturb_placement
+
+    out = rotations
+    for i, name in enumerate(sites):
+        rotvec = site_mount_rotvec_deg(name)
+        if rotvec is not None:
+            out = out.copy() if out is rotations else out
+            _, out[:, i] = perturb_placement(positions_m[:, i], rotations[:, i], np.zeros(3), np.array(rotvec))
     return out
 
 

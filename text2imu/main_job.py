@@ -45,6 +45,9 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 
 def cmd_run(args: argparse.Namespace) -> int:
+    from text2imu.benchmark.cli_benchmark import short_openmp_spin
+
+    short_openmp_spin()  # before torch is imported (see its docstring)
     from text2imu.benchmark.protocol import PROTOCOL_V1
     from text2imu.benchmark.results import write_results
     from text2imu.benchmark.run import benchmark_corpus

@@ -4,6 +4,8 @@ A site is named ``<dataset>.<part>`` (``realworld.waist``, ``pamap2.hand``, ...)
 dataset put the device (side, spot, device, source) and, per body model, the index of the site's vertex in
 that model's full mesh (key ``anny``, ``smpl``, ...), the way smplx keeps ``vertex_ids``. A ``<model>_rule``
 table records the geometric rule that chose the vertex (see :func:`text2imu.builder.bodies.mesh.site_vertex_by_ray`).
+An optional ``mount_rotvec_deg`` is the real device's fixed mounting rotation against the skin frame
+(:mod:`text2imu.builder.mounting`).
 
 >>> site("realworld.waist").side
 'centre'
@@ -11,6 +13,7 @@ table records the geometric rule that chose the vertex (see :func:`text2imu.buil
 
 from __future__ import annotations
 
+import math
 import tomllib
 from dataclasses import dataclass, field
 from functools import cache
@@ -20,6 +23,7 @@ from ..errors import FormatError, UnknownNameError
 from ..skeleton import skeleton
 
 SIDES = ("left", "right", "centre")
+MOUNT_KEY = "mount_rotvec_deg"
 _TEXT_KEYS = ("body_part", "side", "spot", "segment", "device", "source")
 
 
@@ -40,6 +44,8 @@ class Site:
         source: where the placement is stated.
         vertex_ids: body model -> vertex index of the site in that model's full mesh.
         rules: body model -> the rule table that chose the vertex.
+        mount_rotvec_deg: the dataset's device mounting, a rotation vector (degrees) in the skin frame (device
+            frame = skin frame @ exp(rotvec), see :mod:`text2imu.builder.mounting`), or None for none.
     """
 
     name: str
@@ -53,6 +59,7 @@ class Site:
     source: str
     vertex_ids: dict[str, int] = field(default_factory=dict)
     rules: dict[str, dict] = field(default_factory=dict)
+    mount_rotvec_deg: tuple[float, float, float] | None = None
 
     def vertex_id(self, body_model: str) -> int:
         """The site's vertex index on ``body_model``; UnknownNameError when the table has none for it."""
@@ -60,6 +67,16 @@ class Site:
             return self.vertex_ids[body_model]
         except KeyError:
             raise UnknownNameError(f"body model for site {self.name}", body_model, self.vertex_ids) from None
+
+
+def parse_mount(value: object, where: str) -> tuple[float, float, float]:
+    """A ``mount_rotvec_deg`` value: three finite numbers (degrees), each within +-180; FormatError otherwise."""
+    ok = isinstance(value, list) and len(value) == 3 and all(
+        isinstance(v, int | float) and not isinstance(v, bool) and math.isfinite(v) and abs(v) <= 180
+        for v in value)
+    if not ok:
+        raise FormatError(f"{where}: {MOUNT_KEY} must be three numbers in degrees within +-180, got {value!r}")
+    return tuple(float(v) for v in value)
 
 
 @cache
@@ -80,9 +97,11 @@ def _load() -> tuple[Site, ...]:
             raise FormatError(f"{path}: site {name} has side {table['side']!r}, expected one of {SIDES}")
         if table["segment"] not in joint_names:
             raise FormatError(f"{path}: site {name} has segment {table['segment']!r}, not a joint name")
-        ids, rules = {}, {}
+        ids, rules, mount = {}, {}, None
         for key, value in table.items():
-            if key.endswith("_rule") and isinstance(value, dict):
+            if key == MOUNT_KEY:
+                mount = parse_mount(value, f"{path}: site {name}")
+            elif key.endswith("_rule") and isinstance(value, dict):
                 rules[key[: -len("_rule")]] = dict(value)
             elif key not in _TEXT_KEYS:
                 if not isinstance(value, int) or isinstance(value, bool) or value < 0:
@@ -97,6 +116,7 @@ def _load() -> tuple[Site, ...]:
                 dataset_title=str(datasets[dataset]["title"]),
                 vertex_ids=ids,
                 rules=rules,
+                mount_rotvec_deg=mount,
                 **{k: str(table[k]) for k in _TEXT_KEYS},
             )
         )
@@ -119,6 +139,15 @@ def site(name: str) -> Site:
         if s.name == name:
             return s
     raise UnknownNameError("site", name, site_names())
+
+
+def site_mount_rotvec_deg(name: str) -> tuple[float, float, float] | None:
+    """The device mounting of site ``name`` (rotation vector in degrees), None for a site without one or a name
+    the table does not have (a custom body's site)."""
+    for s in _load():
+        if s.name == name:
+            return s.mount_rotvec_deg
+    return None
 
 
 def site_vertex_id(name: str, body_model: str) -> int:
