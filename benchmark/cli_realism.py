@@ -134,7 +134,9 @@ def _notes(recordings, ranges: dict, activities: list[str]) -> list[str]:
         notes.append(f"HAPT at rest, median acc mean (m/s²): {rest}; an ideal sensor reads 9.81. The phone's "
                      "gravity reading depends on its posture: a per-axis calibration error (offset, scale, "
                      "cross-axis), which the uci_hapt preset models with figures measured on HAPT's still segments "
-                     "(python -m text2imu.builder.noise_calibration).")
+                     "(python -m text2imu.builder.noise_calibration); the simulated hapt.waist device is turned "
+                     "against the skin frame by the phone's mounting, measured on HAPT's still gravity directions "
+                     "(python -m text2imu.builder.mounting), so the calibration acts on the phone's own axes.")
         central = {a: [] for a in still}
         for rec in recordings:
             if rec.site == SITE and rec.activity in central:

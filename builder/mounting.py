@@ -16,8 +16,9 @@ bundled 20 Hz HAPT copy), for ``hapt.waist`` against UCI HAPT's phone:
   segment the mean direction, per posture the component-wise median over segments, normalised; its weight is the
   number of segments.
 - *site side* (:func:`site_gravity_directions`): the kinematic generator's motions for the prompt set's standing,
-  sitting and lying prompts (repetition 0, the realism seeds), simulated ``ideal`` at the site without mounting;
-  per motion the direction of the mean specific force; per posture the component-wise median, normalised.
+  sitting and lying prompts (repetition 0, the realism seeds), simulated ``ideal`` at the site without mounting on
+  the 8 Table I shapes (anny, 20 Hz); per recording the direction of the mean specific force; per posture the
+  component-wise median, normalised.
 - *fit* (:func:`fit_mounting`): the rotation ``M`` minimising ``sum_k w_k |M p_k - s_k|^2`` (Wahba's problem,
   solved by SVD through :meth:`scipy.spatial.transform.Rotation.align_vectors`), with residual angles
   ``angle(M^T s_k, p_k)`` per posture.
@@ -135,10 +136,13 @@ def fit_mounting(site_dirs: Mapping[str, np.ndarray], device_dirs: Mapping[str, 
     if not names or set(names) != set(device_dirs) or set(names) != set(weights):
         raise SimulationError(f"site, device and weight tables must name the same postures, got {names}, "
                               f"{list(device_dirs)}, {list(weights)}")
-    s = np.array([np.asarray(site_dirs[n], dtype=np.float64) for n in names])
-    p = np.array([np.asarray(device_dirs[n], dtype=np.float64) for n in names])
-    w = np.array([float(weights[n]) for n in names])
-    if s.shape != (len(names), 3) or p.shape != s.shape or not (np.isfinite(s).all() and np.isfinite(p).all()):
+    try:
+        s = np.array([np.asarray(site_dirs[n], dtype=np.float64).reshape(3) for n in names])
+        p = np.array([np.asarray(device_dirs[n], dtype=np.float64).reshape(3) for n in names])
+        w = np.array([float(weights[n]) for n in names])
+    except (TypeError, ValueError):
+        raise SimulationError("directions must be finite 3-vectors and weights numbers") from None
+    if not (np.isfinite(s).all() and np.isfinite(p).all()):
         raise SimulationError("directions must be finite 3-vectors")
     if (np.linalg.norm(s, axis=1) == 0).any() or (np.linalg.norm(p, axis=1) == 0).any():
         raise SimulationError("a direction has length 0")
@@ -155,9 +159,13 @@ def fit_mounting(site_dirs: Mapping[str, np.ndarray], device_dirs: Mapping[str, 
                        {n: float(r) for n, r in zip(names, residual, strict=True)})
 
 
-def measure_hapt_mounting(hapt=None, shapes: Sequence[str] = ("male_average",)):
+def measure_hapt_mounting(hapt=None, shapes: Sequence[str] | None = None):
     """(fit, phone directions, site directions) of ``hapt.waist`` against UCI HAPT (``hapt`` as
-    :func:`text2imu.benchmark.real.read_uci_hapt` takes it; None: the bundled copy)."""
+    :func:`text2imu.benchmark.real.read_uci_hapt` takes it; None: the bundled copy) on the anny ``shapes``
+    (default: the 8 Table I shapes)."""
+    from .bodies.shapes import shape_names
+
+    shapes = tuple(shape_names()) if shapes is None else tuple(shapes)
     if hapt is None:
         from text2imu.benchmark.data import load_bundled_hapt
 
@@ -201,12 +209,14 @@ def main(argv: Sequence[str] | None = None) -> int:
                 description="Measure the hapt.waist device mounting from UCI HAPT's still gravity directions.")
     p.add_argument("--hapt", help="UCI HAPT: the folder with its zips, a zip, or an extracted folder "
                                   "(default: the bundled 20 Hz copy)")
-    p.add_argument("--shapes", default="male_average", help="comma-separated anny shapes (default male_average)")
+    p.add_argument("--shapes", default="all", help="comma-separated anny shapes, or all (default: the 8 of Table I)")
     args = p.parse_args(argv)
     try:
+        from .bodies.shapes import shape_names
         from .simulate import load_body
 
-        shapes = [s.strip() for s in args.shapes.split(",") if s.strip()]
+        shapes = list(shape_names()) if args.shapes == "all" else [
+            s.strip() for s in args.shapes.split(",") if s.strip()]
         if not shapes:
             raise Text2ImuError("--shapes names no shape")
         for shape in shapes:

@@ -29,8 +29,10 @@ body's long axis, up when standing, y = z x x). HAPT's phone reads gravity on +x
 -0.17, 0.01) g), so its x points up like ours; lying on the back it reads (0.07, 0.76, 0.62) g: the body's
 anterior direction has positive y and z components. At the left side of the waist our y = z x x points forward
 and z outward (left), so a phone worn at the front-left of the waist, screen facing outward (z outward, as
-Android's right-handed frame x, y = z x x), reads exactly that. Hence phone (x, y, z) = sensor (x, y, z), and the
-per-axis terms apply unchanged.
+Android's right-handed frame x, y = z x x), reads nearly that: phone (x, y, z) = sensor (x, y, z) up to a fixed
+turn of about 19 deg, the device mounting that :mod:`text2imu.builder.mounting` measures from these gravity
+directions and ``data/sites.toml`` gives ``hapt.waist``. The simulation applies it before the noise, so the
+per-axis terms act on the phone's own axes.
 """
 
 from __future__ import annotations

@@ -149,11 +149,10 @@ def mount_devices(positions_m: np.ndarray, rotations: np.ndarray, sites: Sequenc
     from .bodies.sites import site_mount_rotvec_deg
     from .noise import perturb_placement
 
-    out = rotations
-    for i, name in enumerate(sites):
-        rotvec = site_mount_rotvec_deg(name)
+    mounts = {i: site_mount_rotvec_deg(name) for i, name in enumerate(sites)}
+    out = rotations.copy()
+    for i, rotvec in mounts.items():
         if rotvec is not None:
-            out = out.copy() if out is rotations else out
             _, out[:, i] = perturb_placement(positions_m[:, i], rotations[:, i], np.zeros(3), np.array(rotvec))
     return out
 

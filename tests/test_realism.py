@@ -142,17 +142,23 @@ def test_real_hapt_ranges_are_sane(hapt_ranges):
     assert hapt_ranges["climbingdown", "acc_std_mps2"].median > hapt_ranges["walking", "acc_std_mps2"].median
 
 
-# The two rows the uci_hapt column leaves outside, and why (see orientation_diagnostic): the preset's calibration
-# is anisotropic, and the hapt.waist sensor frame carries gravity 15-22 deg away from where HAPT's phone did.
-OUTSIDE_WITH_UCI_HAPT = {("standing", "acc_mean_mps2"), ("lying", "acc_mean_mps2")}
+# The row the uci_hapt column leaves outside, and why: with the hapt.waist device mounting (builder/mounting.py,
+# measured on HAPT's still gravity directions) the phone's x carries gravity as HAPT's did, and x reads ~3 % high
+# (the calibration), so every posture's acc mean gains ~0.3 m/s^2, the still rows land on HAPT's medians, and
+# walking lands at 10.51 > 10.46 (8 shapes; without the mounting 10.44, at the edge): its ideal mean is 0.35 above
+# 1 g where HAPT's walking is only 0.20 above HAPT's standing, so the kinematic walk's |a| excess is too large.
+OUTSIDE_WITH_UCI_HAPT = {("walking", "acc_mean_mps2")}
 
 
 def test_kinematic_with_the_hapt_phone_falls_inside_the_real_ranges(hapt_ranges):
     """All six activities simulated with the uci_hapt preset (the HAPT phone: its calibration error, noise, range
-    and quantisation; 3 of the 8 shapes, for speed): every row's synthetic median lies inside HAPT's 5-95 % range
-    except the acc mean of standing (below) and lying (above), see ``orientation_diagnostic``. Ideal: walking and
-    stairs keep acc std and step frequency inside, and no still recording steps."""
-    shapes = ["female_short", "male_average", "male_tall"]
+    and quantisation; the hapt.waist mounting; the 8 shapes, ~10 s): every row's synthetic median lies
+    inside HAPT's 5-95 % range except walking's acc mean (above, see OUTSIDE_WITH_UCI_HAPT), which must stay
+    outside until the walk's dynamics change (then move it in). Ideal: walking and stairs keep acc std and step
+    frequency inside, and no still recording steps."""
+    from text2imu.builder.bodies.shapes import shape_names
+
+    shapes = list(shape_names())  # all 8, as the table: the stairs' acc means sit near the top of HAPT's range
     syn = synthetic_features("kinematic", shapes, 1, ("ideal", "uci_hapt"))
     for noise, by_activity in syn.items():
         assert sorted(by_activity) == sorted(HAPT_ACTIVITIES)
@@ -162,6 +168,8 @@ def test_kinematic_with_the_hapt_phone_falls_inside_the_real_ranges(hapt_ranges)
             if noise == "uci_hapt" and key not in OUTSIDE_WITH_UCI_HAPT:
                 assert v.inside, (noise, *key, v.median, v.real.lo, v.real.hi)
                 assert v.fraction_inside >= 0.4, (noise, *key, v.fraction_inside)
+            elif noise == "uci_hapt":
+                assert v.side == "above", (noise, *key, v.median, v.real.lo, v.real.hi)
             elif noise == "ideal" and (v.real.activity in DYNAMIC and v.real.feature != "acc_mean_mps2"
                                        or v.real.feature == "step_hz"):
                 assert v.inside, (noise, *key, v.median, v.real.lo, v.real.hi)
@@ -170,8 +178,8 @@ def test_kinematic_with_the_hapt_phone_falls_inside_the_real_ranges(hapt_ranges)
 
 def orientation_diagnostic(shape: str = "male_average") -> dict[str, tuple[float, float, float]]:
     """{still activity: (uci_hapt calibrated reading in m/s^2 at HAPT's own gravity directions (median over the
-    bundled still windows), the same at the hapt.waist site's directions (median over the v1 prompts, ideal
-    simulation on ``shape``), angle in degrees between the two median directions)}."""
+    bundled still windows), the same at the hapt.waist device's directions (median over the v1 prompts, ideal
+    simulation on ``shape`` with the site's mounting), angle in degrees between the two median directions)}."""
     from text2imu.benchmark.data import load_bundled_hapt
     from text2imu.builder.generators import derive_seed, get_generator
     from text2imu.builder.noise import get_noise_preset
@@ -201,12 +209,13 @@ def orientation_diagnostic(shape: str = "male_average") -> dict[str, tuple[float
 
 def test_the_hapt_calibration_reads_the_real_still_means_in_the_phones_own_orientations(hapt_ranges):
     """At HAPT's own gravity directions the uci_hapt calibration reads inside the real acc-mean range of each still
-    posture (so the standing and lying rows left outside come from where the site carries gravity, not from the
-    calibration figures). Print the whole diagnostic with ``python tests/test_realism.py``."""
-    for activity, (at_phone, _, _) in orientation_diagnostic().items():
+    posture, and so does it at the mounted hapt.waist device's directions (within 10 deg of HAPT's; without the
+    mounting standing and lying read outside). Print the whole diagnostic with ``python tests/test_realism.py``."""
+    for activity, (at_phone, at_site, angle) in orientation_diagnostic().items():
         r = hapt_ranges[activity, "acc_mean_mps2"]
         assert r.lo <= at_phone <= r.hi, (activity, at_phone, r.lo, r.hi)
         assert at_phone == pytest.approx(r.median, abs=0.05), activity
+        assert r.lo <= at_site <= r.hi and angle < 10.0, (activity, at_site, angle, r.lo, r.hi)
 
 
 def test_realism_command_writes_the_table(tmp_path, capsys):
@@ -250,6 +259,7 @@ def test_realism_refuses_to_overwrite(tmp_path, capsys):
 
 
 if __name__ == "__main__":
-    print("activity | uci_hapt reading at HAPT's gravity directions (m/s^2) | at the hapt.waist site's | angle (deg)")
+    print("activity | uci_hapt reading at HAPT's gravity directions (m/s^2) | at the mounted hapt.waist device's | "
+          "angle (deg)")
     for name, (phone, site, angle) in orientation_diagnostic().items():
         print(f"{name} | {phone:.3f} | {site:.3f} | {angle:.0f}")
