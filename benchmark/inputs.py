@@ -13,7 +13,6 @@ is given for ``uci_hapt``; only recordings of one site with gyro data are kept.
 from __future__ import annotations
 
 import difflib
-import hashlib
 import logging
 import re
 import time
@@ -22,6 +21,7 @@ from pathlib import Path
 import numpy as np
 
 from text2imu.builder.errors import FormatError, Text2ImuError, UnknownNameError
+from text2imu.builder.output import sha256_file
 from text2imu.builder.vocab import ACTIVITIES
 
 from .real import REAL_DATASETS, Recordings, resample_recordings
@@ -47,12 +47,7 @@ def real_dataset_name(name: str) -> str:
     return key
 
 
-def _sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as handle:
-        for block in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
+_sha256 = sha256_file
 
 
 def resolve_corpus(corpus: str, revision: str | None = None) -> tuple[Path, dict]:

@@ -40,6 +40,7 @@ import numpy as np
 from .errors import FormatError, MotionError, Text2ImuError, UnknownNameError
 from .generators import GeneratorSpec
 from .motion import Motion
+from .output import sha256_file  # noqa: F401  (re-exported)
 from .prompts import PromptSet
 from .skeleton import N_JOINTS
 
@@ -176,15 +177,6 @@ def manifest_bytes(entries: Iterable[BundleEntry]) -> bytes:
 
 def sha256_bytes(data: bytes) -> str:
     return hashlib.sha256(data).hexdigest()
-
-
-def sha256_file(path: str | Path, chunk_bytes: int = 1 << 20) -> str:
-    """Hex SHA-256 of a file's bytes, read in chunks."""
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        while chunk := f.read(chunk_bytes):
-            h.update(chunk)
-    return h.hexdigest()
 
 
 def load_motion_array(file: Path) -> np.ndarray:

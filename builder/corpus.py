@@ -46,7 +46,10 @@ from .corpus_parquet import ShardWriter, read_part_rows
 from .corpus_spec import CorpusSpec, normalize_spec, prompt_set_of, prompts_of
 from .corpus_units import Job, plan_units, run_unit
 from .errors import FormatError, Text2ImuError
-from .output import atomic_path
+from .output import (
+    atomic_path,
+    sha256_file,  # noqa: F401  (re-exported)
+)
 
 log = logging.getLogger(__name__)
 
@@ -76,14 +79,6 @@ class BuildResult:
     seconds: float
     units_s: float = 0.0
     assemble_s: float = 0.0
-
-
-def sha256_file(path: str | Path, chunk: int = 1 << 20) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        while block := f.read(chunk):
-            h.update(block)
-    return h.hexdigest()
 
 
 def build_fingerprint(spec: CorpusSpec, source_identity: dict) -> str:

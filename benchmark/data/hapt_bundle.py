@@ -15,7 +15,6 @@ written with zstd level 19 and byte-stream-split floats, in one row group, so th
 
 from __future__ import annotations
 
-import hashlib
 import os
 import tempfile
 from collections.abc import Sequence
@@ -28,6 +27,7 @@ import pyarrow.parquet as pq
 
 from text2imu.benchmark.real import Recording, Recordings, read_uci_hapt, resample_recording
 from text2imu.builder.errors import FormatError
+from text2imu.builder.output import sha256_file
 
 BUNDLE_FILE = "uci_hapt_waist_20hz.parquet"
 RATE_HZ = 20.0
@@ -110,12 +110,7 @@ def write_bundle(table: pa.Table, out: Path | str) -> str:
     return sha256_of(out)
 
 
-def sha256_of(path: Path | str) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as handle:
-        for block in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
+sha256_of = sha256_file
 
 
 def build_hapt_bundle(zips: Path | str | Sequence[Path | str], out: Path | str) -> str:

@@ -19,7 +19,6 @@ written atomically (the weights first, so an interrupted save leaves a config wh
 
 from __future__ import annotations
 
-import hashlib
 import json
 import logging
 from dataclasses import dataclass, field
@@ -29,7 +28,7 @@ import numpy as np
 import torch
 
 from ..errors import FormatError, Text2ImuError
-from ..output import atomic_path
+from ..output import atomic_path, sha256_file
 from .model import DiffusionConfig, MotionDenoiser
 
 log = logging.getLogger(__name__)
@@ -43,11 +42,7 @@ _MODEL_PREFIX = "model."
 
 def file_sha256(path: str | Path) -> str:
     """Hex SHA-256 of a file's bytes."""
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        for block in iter(lambda: f.read(1 << 20), b""):
-            h.update(block)
-    return h.hexdigest()
+    return sha256_file(path)
 
 
 def checkpoint_dir(path: str | Path) -> Path:

@@ -22,7 +22,6 @@ script allows and yields ``(prompt_id, repetition, Motion, seed)``; ``generate(p
 
 from __future__ import annotations
 
-import hashlib
 import logging
 import os
 import shutil
@@ -35,6 +34,7 @@ from typing import Any
 
 from ..errors import Text2ImuError
 from ..motion import Motion
+from ..output import sha256_file  # noqa: F401  (re-exported)
 from ..prompts import Prompt
 from . import GeneratorSpec, derive_seed
 
@@ -48,15 +48,6 @@ MIN_DURATION_S, MAX_DURATION_S = 3.0, 10.0
 
 class ExternalRunError(Text2ImuError):
     """An external sampling script failed (non-zero exit, timeout, missing interpreter) or wrote no output."""
-
-
-def sha256_file(path: Path, chunk_bytes: int = 1 << 20) -> str:
-    """Hex SHA-256 of a file (a checkpoint: read in 1 MiB chunks)."""
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        while chunk := f.read(chunk_bytes):
-            h.update(chunk)
-    return h.hexdigest()
 
 
 def git_commit(repo: Path) -> str | None:
