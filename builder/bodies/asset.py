@@ -19,6 +19,7 @@ from pathlib import Path
 import numpy as np
 
 from ..errors import FormatError
+from ..output import atomic_path
 from ..skeleton import N_JOINTS, skeleton
 
 ASSET_FORMAT_VERSION = 1
@@ -99,18 +100,17 @@ class BodyAsset:
             "site_names": list(self.site_names),
             "provenance": self.provenance,
         }
-        tmp = path.with_name(path.name + ".tmp.npz")
-        np.savez_compressed(
-            tmp,
-            meta_json=np.array(json.dumps(meta, sort_keys=True)),
-            shape_params=np.asarray(self.shape_params, dtype=np.float64),
-            rest_joints_m=np.asarray(self.rest_joints_m, dtype=np.float64),
-            site_vertex_ids=np.asarray(self.site_vertex_ids, dtype=np.int64),
-            patch_vertices_m=np.asarray(self.patch_vertices_m, dtype=np.float64),
-            patch_faces=np.asarray(self.patch_faces, dtype=np.int64),
-            patch_weights=np.asarray(self.patch_weights, dtype=np.float64),
-        )
-        tmp.replace(path)
+        with atomic_path(path) as tmp, open(tmp, "wb") as fh:
+            np.savez_compressed(
+                fh,
+                meta_json=np.array(json.dumps(meta, sort_keys=True)),
+                shape_params=np.asarray(self.shape_params, dtype=np.float64),
+                rest_joints_m=np.asarray(self.rest_joints_m, dtype=np.float64),
+                site_vertex_ids=np.asarray(self.site_vertex_ids, dtype=np.int64),
+                patch_vertices_m=np.asarray(self.patch_vertices_m, dtype=np.float64),
+                patch_faces=np.asarray(self.patch_faces, dtype=np.int64),
+                patch_weights=np.asarray(self.patch_weights, dtype=np.float64),
+            )
         return path
 
     @classmethod
