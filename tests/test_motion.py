@@ -113,3 +113,17 @@ def test_resample_up_and_down_keeps_smooth_signal():
 def test_resample_rejects_bad_rates():
     with pytest.raises(MotionError):
         resample_joints(walking(), 0, 20)
+
+
+def test_atomic_path_gives_usual_permissions(tmp_path):
+    import os
+
+    from text2imu.builder.output import atomic_path
+
+    target = tmp_path / "out.txt"
+    with atomic_path(target) as tmp:
+        tmp.write_text("x")
+    umask = os.umask(0)
+    os.umask(umask)
+    assert target.stat().st_mode & 0o777 == 0o666 & ~umask
+    assert [p.name for p in tmp_path.iterdir()] == ["out.txt"]
