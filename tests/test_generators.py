@@ -79,7 +79,7 @@ def _fresh_registry() -> Registry:
 
 def test_spec_is_frozen_and_kinematic_declares_itself():
     assert KINEMATIC_SPEC == GeneratorSpec(
-        name="kinematic", version="1.1.0", license="Apache-2.0", reference=KINEMATIC_SPEC.reference,
+        name="kinematic", version="1.2.0", license="Apache-2.0", reference=KINEMATIC_SPEC.reference,
         weights_sha256=None, fps=20.0, needs_gpu=False, description=KINEMATIC_SPEC.description)
     assert "text2imu.builder.generators.kinematic" in KINEMATIC_SPEC.reference
     with pytest.raises(dataclasses.FrozenInstanceError):
@@ -193,7 +193,7 @@ def test_generators_command_lists_specs(capsys):
     out = capsys.readouterr().out.splitlines()
     assert out[0].split() == ["NAME", "VERSION", "LICENSE", "FPS", "GPU", "REFERENCE"]
     row = next(line for line in out if line.startswith("kinematic"))
-    assert row.split()[:5] == ["kinematic", "1.1.0", "Apache-2.0", "20", "no"]
+    assert row.split()[:5] == ["kinematic", "1.2.0", "Apache-2.0", "20", "no"]
     assert main(["generators", "--json"]) == 0
     rows = [json.loads(line) for line in capsys.readouterr().out.splitlines() if line.startswith("{")]
     kin = next(r for r in rows if r["name"] == "kinematic")

@@ -142,20 +142,18 @@ def test_real_hapt_ranges_are_sane(hapt_ranges):
     assert hapt_ranges["climbingdown", "acc_std_mps2"].median > hapt_ranges["walking", "acc_std_mps2"].median
 
 
-# The row the uci_hapt column leaves outside, and why: with the hapt.waist device mounting (builder/mounting.py,
-# measured on HAPT's still gravity directions) the phone's x carries gravity as HAPT's did, and x reads ~3 % high
-# (the calibration), so every posture's acc mean gains ~0.3 m/s^2, the still rows land on HAPT's medians, and
-# walking lands at 10.51 > 10.46 (8 shapes; without the mounting 10.44, at the edge): its ideal mean is 0.35 above
-# 1 g where HAPT's walking is only 0.20 above HAPT's standing, so the kinematic walk's |a| excess is too large.
-OUTSIDE_WITH_UCI_HAPT = {("walking", "acc_mean_mps2")}
+# With the hapt.waist device mounting (builder/mounting.py, measured on HAPT's still gravity directions) the phone's
+# x carries gravity as HAPT's did and reads ~3 % high (the calibration), so every posture's acc mean gains
+# ~0.3 m/s^2 and the still rows land on HAPT's medians. Walking's mean sits near the bottom of HAPT's range (10.24 of
+# 10.23-10.46 with the 8 shapes): its |a| excess over 1 g comes from the horizontal accelerations that the walk's
+# anterior-posterior and medio-lateral ground forces give the pelvis (kinematic_loads.py).
 
 
 def test_kinematic_with_the_hapt_phone_falls_inside_the_real_ranges(hapt_ranges):
     """All six activities simulated with the uci_hapt preset (the HAPT phone: its calibration error, noise, range
     and quantisation; the hapt.waist mounting; the 8 shapes, ~10 s): every row's synthetic median lies
-    inside HAPT's 5-95 % range except walking's acc mean (above, see OUTSIDE_WITH_UCI_HAPT), which must stay
-    outside until the walk's dynamics change (then move it in). Ideal: walking and stairs keep acc std and step
-    frequency inside, and no still recording steps."""
+    inside HAPT's 5-95 % range, with at least 40 % of the recordings inside. Ideal: walking and stairs keep acc
+    std and step frequency inside, and no still recording steps."""
     from text2imu.builder.bodies.shapes import shape_names
 
     shapes = list(shape_names())  # all 8, as the table: the stairs' acc means sit near the top of HAPT's range
@@ -165,11 +163,9 @@ def test_kinematic_with_the_hapt_phone_falls_inside_the_real_ranges(hapt_ranges)
         for v in verdicts(hapt_ranges, by_activity):
             key = (v.real.activity, v.real.feature)
             assert v.n == 10 * len(shapes)
-            if noise == "uci_hapt" and key not in OUTSIDE_WITH_UCI_HAPT:
+            if noise == "uci_hapt":
                 assert v.inside, (noise, *key, v.median, v.real.lo, v.real.hi)
                 assert v.fraction_inside >= 0.4, (noise, *key, v.fraction_inside)
-            elif noise == "uci_hapt":
-                assert v.side == "above", (noise, *key, v.median, v.real.lo, v.real.hi)
             elif noise == "ideal" and (v.real.activity in DYNAMIC and v.real.feature != "acc_mean_mps2"
                                        or v.real.feature == "step_hz"):
                 assert v.inside, (noise, *key, v.median, v.real.lo, v.real.hi)

@@ -47,7 +47,7 @@ OVERSAMPLE = 6  # internal rate 120 fps
 
 KINEMATIC_SPEC = GeneratorSpec(
     name="kinematic",
-    version="1.1.0",
+    version="1.2.0",
     license="Apache-2.0",
     reference="text2imu.builder.generators.kinematic (this package)",
     weights_sha256=None,

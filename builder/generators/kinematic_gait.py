@@ -11,14 +11,17 @@ so that the step length the angle curves produce equals the target (beyond ``max
 shortened instead); hip angles are thigh-on-pelvis, with the pelvis at its mean anterior tilt (~10 deg).
 
 The root comes from the feet (:func:`~text2imu.builder.generators.kinematic_ground.ground_root`): the stance foot
-rolls heel -> toe without sliding and the foot-locked pelvis height follows from the stance leg. The horizontal
-path is then smoothed over ~0.12 s (the pelvis speed then varies by about +-25 % within a stride). The vertical
-path of walking and stairs follows the ground's vertical force instead
+rolls heel -> toe without sliding and the foot-locked pelvis height follows from the stance leg. On stairs the
+horizontal path is then smoothed over ~0.12 s; walking takes its horizontal path within each stride from the
+ground's anterior-posterior and medio-lateral forces (``apgrf``, ``mlgrf``: braking after contact, propulsion
+before toe-off, a sway toward the stance foot;
+:func:`~text2imu.builder.generators.kinematic_ground.force_root_horizontal`), the foot-locked path giving its
+slow part. The vertical path of walking and stairs follows the ground's vertical force instead
 (:func:`~text2imu.builder.generators.kinematic_ground.force_root_height`): each foot in stance carries the gait's
 normative vertical ground-reaction-force curve (``vgrf`` in ``kinematic_gait.toml``: two ~1.1 body-weight peaks
 and a ~0.8 BW mid-stance valley on level ground and up stairs; a higher, earlier first peak, ~1.45 BW, down
 stairs, where the body is caught one rise lower), their sum's departure from 1 BW scaled with the speed squared
-(:func:`vertical_load_bw`); the pelvis accelerates by g (F - 1 BW) and keeps the foot-locked height's slow part
+(:func:`~text2imu.builder.generators.kinematic_loads.vertical_load_bw`); the pelvis accelerates by g (F - 1 BW) and keeps the foot-locked height's slow part
 (its level, the climb of the stairs). Rigid curve-driven legs would instead jerk the pelvis up right after each
 contact (vertical accelerations of 5-10 m/s^2 at 20 Hz). The path is lowered by a smooth envelope just enough
 that the leg carrying the body (contact weight > ``CARRY``) reaches the floor at its straightest, the foot behind
@@ -37,14 +40,11 @@ stride-to-stride cadence drift (1.5 % RMS) and heading wander (2 deg RMS).
 
 from __future__ import annotations
 
-import tomllib
 from dataclasses import dataclass, replace
 from functools import cache
-from importlib import resources
 from typing import Any
 
 import numpy as np
-from scipy.interpolate import PchipInterpolator
 from scipy.ndimage import gaussian_filter1d
 
 from .kinematic_body import (
@@ -62,12 +62,14 @@ from .kinematic_body import (
 )
 from .kinematic_ground import (
     force_root_height,
+    force_root_horizontal,
     ground_root,
     lower_under,
     plant_legs,
     root_height_limit,
     spring_mass_root,
 )
+from .kinematic_loads import ap_load_bw, gait_tables, has_horizontal_load, ml_load_bw, vertical_load_bw
 from .kinematic_words import PACES, Plan
 
 GAIT_OF_ACTIVITY = {"walking": "walk", "running": "run", "climbingup": "stairs_up", "climbingdown": "stairs_down"}
@@ -76,12 +78,6 @@ CIRCLE_RADIUS_M = {"walk": 2.0, "run": 5.0}
 TURN_S = {"walk": 1.6, "run": 1.3}
 CARRY = 0.5  # walking and stairs: a leg carries the body (the pelvis must stay within its reach) above this weight
 HEEL_RISE_DEG = 30.0  # the most a stance foot may pivot about its toe (heel rise) to reach a higher pelvis
-
-
-@cache
-def gait_tables() -> dict[str, Any]:
-    """The parsed ``kinematic_gait.toml`` (cached)."""
-    return tomllib.loads(resources.files(__package__).joinpath("kinematic_gait.toml").read_text("utf-8"))
 
 
 @dataclass(frozen=True)
@@ -200,39 +196,6 @@ def _curves(kind: str) -> dict[str, Any]:
     out["hip_mean"] = float(hip.mean())
     out["hip_half_range"] = float((hip.max() - hip.min()) / 2)
     return out
-
-
-@cache
-def _load_curve(kind: str) -> PchipInterpolator:
-    k = np.asarray(gait_tables()[kind]["vgrf"], dtype=np.float64)
-    return PchipInterpolator(k[:, 0] / 100.0, k[:, 1])
-
-
-def reference_speed_mps(kind: str) -> float:
-    """Speed in m/s of the gait's "normal" pace (the pace its ``vgrf`` curve describes)."""
-    tab = gait_tables()[kind]
-    step = tab["step_stature"][1] * body().stature_m or gait_tables()["staircase"]["going_m"]
-    return tab["cadence_spm"][1] / 60.0 * step
-
-
-def vertical_load_bw(params: GaitParams, phase: np.ndarray) -> np.ndarray:
-    """(T,) total vertical ground reaction force of both feet in body weights at the left-leg ``phase`` (T,).
-
-    Each foot in stance (cycle phase below ``params.duty``) carries the gait's ``vgrf`` curve over its stance; the
-    sum's departure from its mean is scaled by ``(v / v_ref) ** 2`` for the speed ``v`` against the normal pace's
-    ``v_ref`` (inverted pendulum: the pelvis excursion grows with the step length squared and its acceleration
-    with the cadence squared, so with the speed squared; e.g. walking at 1.5 m/s gives peaks of ~1.2 BW, as
-    Keller et al. 1996 measured). Walking (not running) and stairs only.
-    """
-    curve = _load_curve(params.kind)
-    total = np.zeros_like(phase, dtype=np.float64)
-    for offset in (0.0, 0.5):
-        p = np.mod(phase + offset, 1.0)
-        stance = p < params.duty
-        total += np.where(stance, curve(np.clip(p / params.duty, 0.0, 1.0)), 0.0)
-    total /= total.mean()
-    speed = params.step_m * params.cadence_spm / 60.0
-    return 1.0 + (speed / reference_speed_mps(params.kind)) ** 2 * (total - 1.0)
 
 
 def gait_pose(params: GaitParams, phase: np.ndarray, heading: np.ndarray, plan: Plan | None = None
@@ -376,6 +339,10 @@ def synthesize_gait(plan: Plan, rng: np.random.Generator, fps: float) -> tuple[n
         smooth = root.copy()
         sigma = gait_tables()[params.kind]["root_smoothing_s"] * fps
         smooth[:, [0, 2]] = gaussian_filter1d(root[:, [0, 2]], sigma, axis=0, mode="nearest")
+        if has_horizontal_load(params.kind):
+            smooth[:, [0, 2]] = force_root_horizontal(root[:, [0, 2]], ap_load_bw(params, phase),
+                                                      ml_load_bw(params, phase), 1.0 / fps,
+                                                      120.0 / params.cadence_spm, float(plan.direction))
         smooth[:, 1] = force_root_height(root[:, 1], vertical_load_bw(params, phase), 1.0 / fps)
         limit = root_height_limit(local, root, smooth, contact, carry=CARRY, heel_rise_deg=HEEL_RISE_DEG)
         smooth[:, 1] = lower_under(smooth[:, 1], limit, int(round(120.0 / params.cadence_spm * fps)), 0.25 * fps)

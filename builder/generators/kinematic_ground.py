@@ -8,7 +8,8 @@ pelvis follows a ballistic parabola under g = 9.81 m/s^2 between take-off and la
 :func:`plant_legs` then lets the pelvis take a smoother (or physically modelled) path while the feet stay exactly
 where grounding put them: each leg is re-solved by analytic two-link inverse kinematics, a foot behind its hip
 may lift its heel about the toe to reach. Walking and stairs take their vertical path from the ground's vertical
-force (:func:`force_root_height`), lowered under the reach of the loaded leg (:func:`root_height_limit`,
+force (:func:`force_root_height`) and walking its horizontal path from the horizontal forces
+(:func:`force_root_horizontal`); the height is lowered under the reach of the loaded leg (:func:`root_height_limit`,
 :func:`lower_under`); running and hopping from a spring-mass body (:func:`spring_mass_root`).
 """
 
@@ -258,6 +259,33 @@ def force_root_height(root_lock_y: np.ndarray, load_bw: np.ndarray, dt: float, b
     y = np.cumsum(vel - vel.mean()) * dt
     sigma = blend_s / dt
     return y - gaussian_filter1d(y, sigma, mode="nearest") + gaussian_filter1d(root_lock_y, sigma, mode="nearest")
+
+
+def force_root_horizontal(root_lock_xz: np.ndarray, ap_load_bw: np.ndarray, ml_load_bw: np.ndarray, dt: float,
+                          stride_s: float, facing: float = 1.0, blend_s: float = 0.5) -> np.ndarray:
+    """Horizontal pelvis path (T, 2) m (x, z) of walking from its horizontal ground reaction forces.
+
+    The pelvis is taken to move with the centre of mass. Along the direction of travel (the foot-locked velocity
+    of ``root_lock_xz`` (T, 2) m averaged over a stride, ``stride_s`` s) it travels at that mean velocity plus
+    the integral of ``g * ap_load_bw`` (T,) (body weights, + along travel: braked after each contact, propelled
+    before toe-off); across it, the integral of ``g * ml_load_bw`` (T,) (body weights, + toward the body's left;
+    ``facing`` -1 when the body faces against the travel, walking backward). Drift of the integrated velocities
+    over ``blend_s`` s is removed and, as in :func:`force_root_height`, the slow part of the path (a Gaussian of
+    ``blend_s`` s) is the foot-locked one, so the body still goes where the feet go; the legs are re-planted by
+    inverse kinematics afterwards. Axes: y up, a body facing +z has its left at +x.
+    """
+    sigma = blend_s / dt
+    v_lock = np.gradient(root_lock_xz, dt, axis=0)
+    v_mean = gaussian_filter1d(v_lock, stride_s / dt, axis=0, mode="nearest")
+    speed = np.linalg.norm(v_mean, axis=1, keepdims=True)
+    along = np.where(speed > 1e-6, v_mean / np.maximum(speed, 1e-12), 0.0)
+    left = facing * np.stack([along[:, 1], -along[:, 0]], axis=1)
+    dv = np.cumsum(G_MPS2 * np.stack([ap_load_bw, ml_load_bw], axis=1), axis=0) * dt
+    dv = dv - gaussian_filter1d(dv, sigma, axis=0, mode="nearest")
+    v = v_mean + along * dv[:, :1] + left * dv[:, 1:]
+    xz = root_lock_xz[0] + np.concatenate([np.zeros((1, 2)), np.cumsum(0.5 * (v[1:] + v[:-1]) * dt, axis=0)])
+    return (xz - gaussian_filter1d(xz, sigma, axis=0, mode="nearest")
+            + gaussian_filter1d(root_lock_xz, sigma, axis=0, mode="nearest"))
 
 
 def lower_under(y: np.ndarray, limit: np.ndarray, window: int, sigma: float, margin_m: float = 0.0) -> np.ndarray:
