@@ -259,3 +259,16 @@ if __name__ == "__main__":
           "angle (deg)")
     for name, (phone, site, angle) in orientation_diagnostic().items():
         print(f"{name} | {phone:.3f} | {site:.3f} | {angle:.0f}")
+
+
+def test_readme_shows_the_current_realism_table():
+    """The README's realism table is what `text2imu realism` prints now (8 shapes, ideal and uci_hapt)."""
+    from pathlib import Path
+
+    from text2imu.benchmark.cli_realism import realism_table
+    from text2imu.builder.bodies.shapes import shape_names
+
+    readme = (Path(__file__).resolve().parents[1] / "README.md").read_text(encoding="utf-8")
+    shown = readme.split("<!-- realism:start -->\n", 1)[1].split("<!-- realism:end -->", 1)[0].strip()
+    current = realism_table("kinematic", list(shape_names()), 1, ["ideal", "uci_hapt"]).strip()
+    assert shown == current, "README realism table is stale: rerun `text2imu realism` and paste its table"
