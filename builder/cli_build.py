@@ -8,6 +8,7 @@ from pathlib import Path
 
 from .errors import Text2ImuError
 from .imu import METHODS
+from .placement import DEFAULT_PLACEMENT
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -35,6 +36,9 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--seed", default="0", help="base seed: a non-negative integer or a release name (default 0)")
     p.add_argument("--rate-hz", type=float, help="output rate in Hz (default: the motion's frame rate)")
     p.add_argument("--refine", action="store_true", help="refine the body fit (slower)")
+    p.add_argument("--placement", default=DEFAULT_PLACEMENT,
+                   help="where the sensors sit: skin (the sites' skin vertices, default) or joint (rigidly at the "
+                   "sites' skeleton joints, IMUSim-style); recorded in the card and manifest")
     p.add_argument("--rows-per-shard", type=int, default=10_000, help="most rows per parquet shard (10000)")
     p.add_argument("--repo-id", help="Hub repository named in the card (default text2imu/<generator>)")
     p.add_argument("--corpus-version", help="release version named in the card, e.g. v0.1.0")
@@ -91,6 +95,7 @@ def spec_from_args(args: argparse.Namespace):
         seed=_seed(args.seed),
         rate_hz=args.rate_hz,
         refine=args.refine,
+        placement=args.placement,
         rows_per_shard=args.rows_per_shard,
         repo_id=args.repo_id,
         version=args.corpus_version,

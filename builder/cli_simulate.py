@@ -9,6 +9,7 @@ from pathlib import Path
 from .errors import Text2ImuError
 from .formats import read_motions
 from .imu import METHODS
+from .placement import DEFAULT_PLACEMENT, check_placement
 
 log = logging.getLogger(__name__)
 
@@ -30,6 +31,9 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--shape", default="female_average", help="Table I body shape (default female_average)")
     p.add_argument("--asset", type=Path, help="a compiled body asset .npz to use instead of --body/--shape")
     p.add_argument("--sites", default="realworld.waist", help="comma-separated site names")
+    p.add_argument("--placement", default=DEFAULT_PLACEMENT,
+                   help="where the sensors sit: skin (the sites' skin vertices, default) or joint (rigidly at the "
+                   "sites' skeleton joints, IMUSim-style)")
     p.add_argument("--method", default="central", choices=METHODS, help="derivative method (default central)")
     p.add_argument("--noise", default="ideal", help="noise preset (default ideal: none)")
     p.add_argument("--seed", type=int, default=0, help="noise seed (default 0)")
@@ -65,6 +69,7 @@ def cmd_simulate(args: argparse.Namespace) -> int:
 
     _check_out(args.out, args.force)
     sites = _sites(args.sites)
+    check_placement(args.placement)
     options = {} if args.fps is None else {"fps": args.fps}
     motions = read_motions(args.motion, args.format, **options)
     if not 0 <= args.index < len(motions):
@@ -84,6 +89,7 @@ def cmd_simulate(args: argparse.Namespace) -> int:
         rate_hz=args.rate_hz,
         refine=args.refine,
         asset=asset,
+        placement=args.placement,
     )
     from .. import __version__
 
@@ -91,6 +97,7 @@ def cmd_simulate(args: argparse.Namespace) -> int:
     meta = {
         "body_model": asset.body_model if asset else args.body,
         "shape": asset.shape if asset else args.shape,
+        "placement": args.placement,
         "method": args.method,
         "noise": args.noise,
         "seed": args.seed,

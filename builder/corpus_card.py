@@ -24,10 +24,21 @@ import yaml
 
 from .corpus_parquet import features_yaml
 from .corpus_spec import SPLIT, CorpusSpec
+from .placement import PLACEMENT_WORDS
 from .vocab import ACTIVITIES
 
 PACKAGE_LICENSE = "Apache-2.0"  # this package's code and its prompt sets
 CARD_TEMPLATE = "dataset_card.md"
+# Per sensor placement: where the card says the sensors sit, and their frame.
+SENSOR_SITES = {"skin": "{n} skin sites",
+                "joint": "the skeleton joints of {n} sites (joint placement, IMUSim-style)"}
+SENSOR_FRAME_TEXT = {
+    "skin": "Sensor frame at a skin site: z along the outward surface normal, x along the limb (parent -> child "
+            "joint)\nprojected on the tangent plane, y = z × x.",
+    "joint": "Joint placement: each sensor sits at its site's skeleton joint (`joint` in text2imu's data/sites.toml)"
+             "\nand turns rigidly with the site's segment; its axes are the site's skin frame (z along the outward "
+             "surface\nnormal, x along the limb, y = z × x) in the body's rest pose, carried by the segment.",
+}
 
 
 @cache
@@ -167,6 +178,7 @@ def render_card(spec: CorpusSpec, facts: CardFacts) -> str:
         ("body model", f"{spec.body_model} {first_body.body_model_version}"),
         ("shapes", ", ".join(spec.shapes)),
         ("sites", ", ".join(spec.sites)),
+        ("sensor placement", PLACEMENT_WORDS[spec.placement]),
         ("simulation method", spec.method),
         ("noise preset", spec.noise),
         ("output rate", "the motion's frame rate" if spec.rate_hz is None else f"{spec.rate_hz:g} Hz"),
@@ -190,6 +202,8 @@ def render_card(spec: CorpusSpec, facts: CardFacts) -> str:
         "body_model": spec.body_model,
         "n_shapes": len(spec.shapes),
         "n_sites": len(spec.sites),
+        "sensor_sites": SENSOR_SITES[spec.placement].format(n=len(spec.sites)),
+        "sensor_frame_text": SENSOR_FRAME_TEXT[spec.placement],
         "n_recordings": sum(facts.config_rows.values()),
         "n_configs": len(facts.config_rows),
         "repo_id": spec.hub_repo_id,

@@ -1,9 +1,10 @@
 """What one corpus is: :class:`CorpusSpec`, its checks and canonical form, and the names derived from it.
 
 A spec says which motions (a registered generator, or a motions bundle folder), which prompts and how many
-repetitions, which body model and shapes, which skin sites, and how to simulate (derivative method, noise preset,
-output rate, seed). Two specs that mean the same corpus normalise to the same canonical spec (sites in the order
-of ``data/sites.toml``, shapes in Table I order, prompt ids sorted), so their builds are byte-identical.
+repetitions, which body model and shapes, which skin sites, and how to simulate (sensor placement, derivative
+method, noise preset, output rate, seed). Two specs that mean the same corpus normalise to the same canonical
+spec (sites in the order of ``data/sites.toml``, shapes in Table I order, prompt ids sorted), so their builds are
+byte-identical.
 
 Seeds (DESIGN.md section 3): with ``seed`` the release name or base seed,
 
@@ -23,6 +24,7 @@ from dataclasses import asdict, dataclass, replace
 from functools import cache
 
 from .errors import Text2ImuError, UnknownNameError
+from .placement import DEFAULT_PLACEMENT, check_placement
 from .vocab import SITE_NAMES
 
 DEFAULT_SITES: tuple[str, ...] = tuple(s for s in SITE_NAMES if s.startswith("realworld.")) + ("hapt.waist",)
@@ -48,6 +50,8 @@ class CorpusSpec:
         seed: release name or base seed (non-negative int or non-empty str) every seed derives from.
         rate_hz: output rate in Hz, or None for the motion's frame rate.
         refine: refine the body fit (slower).
+        placement: where the sensors sit, "skin" (the sites' skin vertices, default) or "joint" (rigidly at the
+            sites' skeleton joints, IMUSim-style; :mod:`text2imu.builder.placement`).
         rows_per_shard: most rows in one parquet shard of a config.
         rows_per_row_group: rows per parquet row group.
         repo_id: Hub repository named in the card (default ``text2imu/<generator>``).
@@ -67,14 +71,20 @@ class CorpusSpec:
     seed: int | str = 0
     rate_hz: float | None = None
     refine: bool = False
+    placement: str = DEFAULT_PLACEMENT
     rows_per_shard: int = 10_000
     rows_per_row_group: int = 100
     repo_id: str | None = None
     version: str | None = None
 
     def to_dict(self) -> dict:
-        """JSON-ready dict of every field (tuples as lists)."""
-        return json.loads(json.dumps(asdict(self)))
+        """JSON-ready dict of every field (tuples as lists), except ``placement`` when it is the default "skin":
+        specs, fingerprints and manifests of skin corpora stay what they were before the field existed (an absent
+        ``placement`` reads as "skin"), and a joint corpus differs from its skin twin in both."""
+        out = json.loads(json.dumps(asdict(self)))
+        if out.get("placement") == DEFAULT_PLACEMENT:
+            del out["placement"]
+        return out
 
     @classmethod
     def from_dict(cls, raw: dict) -> CorpusSpec:
@@ -177,7 +187,8 @@ def normalize_spec(spec: CorpusSpec) -> CorpusSpec:
     """Check every field and return the canonical spec (raises Text2ImuError / UnknownNameError).
 
     Checks: generator registered (unless a bundle gives the motions), prompt set and ids known, repetitions,
-    shard sizes >= 1, body model, shapes and sites known, method and noise preset known, seed usable, rate > 0.
+    shard sizes >= 1, body model, shapes and sites known, method, noise preset and placement known, seed usable,
+    rate > 0.
     """
     from .imu import METHODS
     from .noise import get_noise_preset
@@ -198,6 +209,7 @@ def normalize_spec(spec: CorpusSpec) -> CorpusSpec:
     if spec.method not in METHODS:
         raise UnknownNameError("simulation method", str(spec.method), METHODS)
     get_noise_preset(spec.noise)
+    check_placement(spec.placement)
     seed = spec.seed
     if isinstance(seed, bool) or not isinstance(seed, int | str) or seed == "" or (isinstance(seed, int) and seed < 0):
         raise Text2ImuError(f"seed must be a non-negative integer or a non-empty string, got {seed!r}")

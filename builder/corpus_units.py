@@ -100,7 +100,8 @@ def unit_rows(job: Job, unit: Unit) -> list[dict]:
     by_config: dict[str, dict] = {}
     for shape in spec.shapes:
         signals = simulate_motion(motion, sites=spec.sites, method=spec.method, noise="ideal",
-                                  rate_hz=spec.rate_hz, refine=spec.refine, asset=body_asset(spec.body_model, shape))
+                                  rate_hz=spec.rate_hz, refine=spec.refine, asset=body_asset(spec.body_model, shape),
+                                  placement=spec.placement)
         for site in spec.sites:
             seed = recording_seed(spec, unit, shape, site)
             sig = apply_noise(signals[site], spec.noise, seed=seed)

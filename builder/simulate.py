@@ -8,6 +8,10 @@ site), :func:`text2imu.builder.imu.simulate_imu` (specific force and angular rat
 its skin frame turned into the device frame before the IMU physics, so its signals and ``orientation_wxyz`` are the
 device's; every other site's signals are exactly those of its skin frame.
 
+``placement`` (:mod:`text2imu.builder.placement`) picks where the sensor sits: ``skin`` (default, the above) or
+``joint`` (IMUSim-style: rigidly at the site's skeleton joint of ``data/sites.toml``, turned with its segment, in
+the rest-pose skin axes; the same mounting applies).
+
 IMU file layout (:func:`write_imu_npz`, :func:`read_imu_npz`), one ``.npz``:
 
 - ``sites``: (S,) unicode site names, in the order asked for;
@@ -16,8 +20,8 @@ IMU file layout (:func:`write_imu_npz`, :func:`read_imu_npz`), one ``.npz``:
 - ``<site>/orientation_wxyz`` (T', 4) float32, unit quaternion sensor -> world, scalar first;
 - ``rate_hz``: () float64, the sample rate (sample k at k / rate_hz s after the first motion frame);
 - ``meta_json``: () unicode JSON: ``format_version`` plus what the writer passes; ``text2imu simulate`` writes
-  body_model, shape, method, noise, seed, refine, motion (path), motion_index, motion_fps, motion_frames, prompt
-  and text2imu_version.
+  body_model, shape, placement, method, noise, seed, refine, motion (path), motion_index, motion_fps,
+  motion_frames, prompt and text2imu_version.
 """
 
 from __future__ import annotations
@@ -38,6 +42,7 @@ from .imu import METHODS, ImuSignals, simulate_imu
 from .motion import Motion
 from .noise import apply_noise, get_noise_preset
 from .output import atomic_path
+from .placement import DEFAULT_PLACEMENT, check_placement, joint_frames, site_joint_indices
 from .skinning import site_frames
 
 log = logging.getLogger(__name__)
@@ -88,8 +93,9 @@ def simulate_motion(
     refine: bool = False,
     asset: BodyAsset | None = None,
     mounting: bool = True,
+    placement: str = DEFAULT_PLACEMENT,
 ) -> dict[str, ImuSignals]:
-    """Simulate IMUs at skin sites of a body performing ``motion``.
+    """Simulate IMUs at skin sites (or at their skeleton joints) of a body performing ``motion``.
 
     Args:
         motion: a Motion (joints (T, 22, 3) metres at ``motion.fps`` Hz); validated first.
@@ -103,11 +109,13 @@ def simulate_motion(
         asset: a BodyAsset to use instead of loading one (custom or test bodies).
         mounting: apply each site's device mounting (:func:`text2imu.builder.bodies.sites.site_mount_rotvec_deg`;
             sites without one are untouched); False gives the skin frame at every site.
+        placement: ``skin`` (the site's skin vertex and skin frame) or ``joint`` (rigidly at the site's skeleton
+            joint, turned with its segment; :mod:`text2imu.builder.placement`).
     Returns:
         {site: ImuSignals} with acc_mps2 / gyro_radps (T', 3), orientation_wxyz (T', 4).
     Raises:
-        MotionError for an unusable motion; UnknownNameError for an unknown body model, shape, site, method or
-        noise preset; FormatError for a missing or broken asset; Text2ImuError for other bad arguments.
+        MotionError for an unusable motion; UnknownNameError for an unknown body model, shape, site, method,
+        noise preset or placement; FormatError for a missing or broken asset; Text2ImuError for other bad arguments.
     """
     if not isinstance(motion, Motion):
         raise MotionError(f"expected a Motion, got {type(motion).__name__}")
@@ -122,12 +130,17 @@ def simulate_motion(
     if method not in METHODS:
         raise UnknownNameError("simulation method", str(method), METHODS)
     get_noise_preset(noise)
+    if check_placement(placement) == "joint":
+        site_joint_indices(sites)  # every site needs a joint in data/sites.toml
     seeds = [site_seed(seed, s) for s in sites]
     pose = fit_motion(motion.joints_m, body.rest_joints_m, refine=refine)
     log.debug(
         "fit to %s/%s: scale %.3f, MPJPE %.4f m", body.body_model, body.shape, pose.scale, pose.mpjpe_m()
     )
-    positions, rotations = site_frames(body, pose.rotations, pose.joints_m, idx)
+    if placement == "joint":
+        positions, rotations = joint_frames(body, pose.rotations, pose.joints_m, sites, idx)
+    else:
+        positions, rotations = site_frames(body, pose.rotations, pose.joints_m, idx)
     if mounting:
         rotations = mount_devices(positions, rotations, sites)
     signals = simulate_imu(positions, rotations, motion.fps, method=method, rate_hz=rate_hz)

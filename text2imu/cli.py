@@ -33,6 +33,7 @@ COMMAND_MODULES: tuple[str, ...] = (
     "text2imu.benchmark.cli_gap",
     "text2imu.benchmark.cli_leaderboard",
     "text2imu.benchmark.cli_submit",
+    "text2imu.benchmark.cli_calibrate",
 )
 
 log = logging.getLogger("text2imu")

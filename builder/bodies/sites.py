@@ -5,7 +5,8 @@ dataset put the device (side, spot, device, source) and, per body model, the ind
 that model's full mesh (key ``anny``, ``smpl``, ...), the way smplx keeps ``vertex_ids``. A ``<model>_rule``
 table records the geometric rule that chose the vertex (see :func:`text2imu.builder.bodies.mesh.site_vertex_by_ray`).
 An optional ``mount_rotvec_deg`` is the real device's fixed mounting rotation against the skin frame
-(:mod:`text2imu.builder.mounting`).
+(:mod:`text2imu.builder.mounting`). ``joint`` names the skeleton joint where the sensor sits under the ``joint``
+placement (:mod:`text2imu.builder.placement`): the segment's own joint or one of its children.
 
 >>> site("realworld.waist").side
 'centre'
@@ -24,6 +25,7 @@ from ..skeleton import skeleton
 
 SIDES = ("left", "right", "centre")
 MOUNT_KEY = "mount_rotvec_deg"
+JOINT_KEY = "joint"
 _TEXT_KEYS = ("body_part", "side", "spot", "segment", "device", "source")
 
 
@@ -46,6 +48,8 @@ class Site:
         rules: body model -> the rule table that chose the vertex.
         mount_rotvec_deg: the dataset's device mounting, a rotation vector (degrees) in the skin frame (device
             frame = skin frame @ exp(rotvec), see :mod:`text2imu.builder.mounting`), or None for none.
+        joint: the skeleton joint the sensor sits at under the ``joint`` placement: ``segment`` (the joint the
+            segment hangs from) or a child of it (the segment's distal end); "" means ``segment``.
     """
 
     name: str
@@ -60,6 +64,12 @@ class Site:
     vertex_ids: dict[str, int] = field(default_factory=dict)
     rules: dict[str, dict] = field(default_factory=dict)
     mount_rotvec_deg: tuple[float, float, float] | None = None
+    joint: str = ""
+
+    @property
+    def sensor_joint(self) -> str:
+        """The joint where a ``joint``-placed sensor sits (``joint``, else ``segment``)."""
+        return self.joint or self.segment
 
     def vertex_id(self, body_model: str) -> int:
         """The site's vertex index on ``body_model``; UnknownNameError when the table has none for it."""
@@ -77,6 +87,17 @@ def parse_mount(value: object, where: str) -> tuple[float, float, float]:
     if not ok:
         raise FormatError(f"{where}: {MOUNT_KEY} must be three numbers in degrees within +-180, got {value!r}")
     return tuple(float(v) for v in value)
+
+
+def _parse_joint(value: object, segment: str, where: str) -> str:
+    """A ``joint`` value: a joint name that is ``segment`` or a child of it (so it moves rigidly with the
+    segment); FormatError otherwise."""
+    sk = skeleton()
+    if not isinstance(value, str) or value not in sk.names:
+        raise FormatError(f"{where}: {JOINT_KEY} must be a joint name, got {value!r}")
+    if value != segment and sk.parents[sk.index(value)] != sk.index(segment):
+        raise FormatError(f"{where}: {JOINT_KEY} {value!r} is neither the segment {segment!r} nor a child of it")
+    return value
 
 
 @cache
@@ -98,9 +119,12 @@ def _load() -> tuple[Site, ...]:
         if table["segment"] not in joint_names:
             raise FormatError(f"{path}: site {name} has segment {table['segment']!r}, not a joint name")
         ids, rules, mount = {}, {}, None
+        joint = _parse_joint(table.get(JOINT_KEY, table["segment"]), table["segment"], f"{path}: site {name}")
         for key, value in table.items():
             if key == MOUNT_KEY:
                 mount = parse_mount(value, f"{path}: site {name}")
+            elif key == JOINT_KEY:
+                continue
             elif key.endswith("_rule") and isinstance(value, dict):
                 rules[key[: -len("_rule")]] = dict(value)
             elif key not in _TEXT_KEYS:
@@ -117,6 +141,7 @@ def _load() -> tuple[Site, ...]:
                 vertex_ids=ids,
                 rules=rules,
                 mount_rotvec_deg=mount,
+                joint=joint,
                 **{k: str(table[k]) for k in _TEXT_KEYS},
             )
         )
