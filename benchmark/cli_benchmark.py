@@ -1,7 +1,15 @@
-"""``text2imu benchmark``: protocol v1 of a corpus against a real dataset, or the reference rows of a dataset.
+"""``text2imu benchmark``: protocol v1 of a corpus against a real dataset, the other training modes, or the
+reference rows of a dataset.
 
     text2imu benchmark CORPUS --real uci-hapt --site hapt.waist [--seeds 10] --out results.json
+    text2imu benchmark CORPUS --real uci-hapt --site hapt.waist --mode mixed --model rf-ecdf --real-fraction 0.5 \
+        --calibration-subjects 1,5,9 --folds loso --seeds 3 --out DIR
     text2imu benchmark --reference --real uci-hapt [--folds 5|loso] --out reference.json
+
+``--calibration-subjects``: a comma list of subject ids (``1,5,9``; one subject: ``5``) or ``random:K`` (K
+subjects drawn with a fixed seed, :data:`text2imu.benchmark.modes.CALIBRATION_SEED`). It is needed by mode
+calibrated; in the other modes it is allowed and recorded: those subjects are then never tested (real and mixed
+may train on them), so that every row of a table is scored on the same subjects.
 """
 
 from __future__ import annotations
@@ -18,14 +26,18 @@ log = logging.getLogger(__name__)
 def register(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser(
         "benchmark",
-        help="train DeepConvLSTM on a synthetic corpus, test on real data (protocol v1)",
+        help="train DeepConvLSTM (or rf-ecdf) on a synthetic corpus (or real / mixed / calibrated), test on real "
+        "data",
         description="Protocol v1: 2 s windows (40 samples at 20 Hz, 50 % overlap) of acc + gyro at one site; "
         "DeepConvLSTM trained on the corpus only (early stopping on held-out prompts, standardised with synthetic "
         "statistics), tested on every real window of the shared activities; N seeds; balanced accuracy, macro-F1, "
         "per-class recall, confusion matrices. With --reference: chance and the ceiling (DeepConvLSTM trained on "
-        "the real data in folds grouped by subject). Writes one results JSON (schema v1).",
+        "the real data in folds grouped by subject). --mode real|mixed|calibrated and --model rf-ecdf: the IMUGPT "
+        "evaluation (see text2imu.benchmark.modes); calibration subjects are never tested. Writes one results JSON "
+        "(schema v1).",
     )
-    p.add_argument("corpus", nargs="?", help="corpus folder written by `text2imu build` (or a Hub dataset repo id)")
+    p.add_argument("corpus", nargs="?", help="corpus folder written by `text2imu build` (or a Hub dataset repo id); "
+                   "optional in --mode real, where it only chooses the classes (those it shares with the real data)")
     p.add_argument("--real", required=True, help="real dataset: uci-hapt, realworld, pamap2 or usc-had")
     p.add_argument("--data", type=Path, help="real dataset path in its official layout (default for uci-hapt: "
                    "the bundled HAPT waist set)")
@@ -34,8 +46,16 @@ def register(sub: argparse._SubParsersAction) -> None:
                    "only site)")
     p.add_argument("--revision", help="corpus revision (Hub tag or commit; recorded for a folder)")
     p.add_argument("--reference", action="store_true", help="compute the reference rows of --real instead")
-    p.add_argument("--folds", default="5", help="ceiling folds: a number k (grouped k-fold by subject, default "
-                   "5) or loso")
+    p.add_argument("--mode", help="training mode: synthetic (protocol v1, default), real, mixed or calibrated")
+    p.add_argument("--model", help="classifier: deepconvlstm (default) or rf-ecdf (random forest on ECDF features)")
+    p.add_argument("--real-fraction", help="share in (0, 1] of each fold's real training subjects used (modes real "
+                   "and mixed; default 1)")
+    p.add_argument("--calibration-subjects", help="real subjects for calibration, never tested: a comma list of "
+                   "ids (1,5,9; one subject: 5) or random:K (K subjects drawn with a fixed seed)")
+    p.add_argument("--test-subjects", help="comma list of the real subjects to test (default: every subject that is "
+                   "not a calibration subject)")
+    p.add_argument("--folds", help="subject folds of --reference and of modes real and mixed: a number k (grouped "
+                   "k-fold by subject) or loso (default: 5 for deepconvlstm and --reference, loso for rf-ecdf)")
     p.add_argument("--seeds", type=int, default=10, help="number of seeds 0..N-1 (default 10)")
     p.add_argument("--epochs", type=int, help="maximum training epochs (default: the protocol's, 8)")
     p.add_argument("--patience", type=int, help="early-stopping patience in epochs (default 3)")
@@ -64,6 +84,43 @@ def _protocol(args: argparse.Namespace):
     return Protocol(train=replace(TrainConfig(), threads=args.threads, **changes))
 
 
+def _subject_list(text: str, option: str) -> tuple[str, ...]:
+    items = tuple(t.strip() for t in text.split(",") if t.strip())
+    if not items:
+        raise Text2ImuError(f"{option} needs subject ids, got {text!r}")
+    return items
+
+
+def parse_calibration_subjects(text: str) -> tuple[str, ...] | int:
+    """``--calibration-subjects``: ``random:K`` -> K (an int >= 1: draw K subjects); else the comma list of ids."""
+    value = text.strip()
+    if value.lower().startswith("random:"):
+        k = value.split(":", 1)[1].strip()
+        if not k.isdigit() or int(k) < 1:
+            raise Text2ImuError(f"--calibration-subjects random:K needs a whole number K >= 1, got {text!r}")
+        return int(k)
+    return _subject_list(value, "--calibration-subjects")
+
+
+def _setup(args: argparse.Namespace):
+    """The :class:`~text2imu.benchmark.modes.ModeSetup` of the options (names checked, "did you mean")."""
+    from .modes import ModeSetup, check_fraction
+
+    cal: tuple[str, ...] | int = ()
+    text = args.calibration_subjects
+    if text is not None:
+        cal = parse_calibration_subjects(text)
+    fraction = 1.0 if args.real_fraction is None else check_fraction(args.real_fraction)
+    return ModeSetup(
+        mode=args.mode or "synthetic",
+        model=args.model or "deepconvlstm",
+        real_fraction=fraction,
+        calibration_subjects=cal,
+        test_subjects=_subject_list(args.test_subjects, "--test-subjects") if args.test_subjects else None,
+        folds=args.folds,
+    )
+
+
 def _check_args(args: argparse.Namespace) -> None:
     if args.seeds < 1:
         raise Text2ImuError(f"--seeds must be at least 1, got {args.seeds}")
@@ -75,13 +132,17 @@ def _check_args(args: argparse.Namespace) -> None:
         raise Text2ImuError("--backend dask needs --scheduler ADDRESS")
     if args.backend == "local" and args.scheduler:
         raise Text2ImuError("--scheduler is only used with --backend dask")
+    mode_options = ("mode", "model", "real_fraction", "calibration_subjects", "test_subjects")
     if args.reference:
         if args.corpus:
             raise Text2ImuError("--reference computes rows of the real dataset alone; leave out CORPUS")
+        given = [f"--{o.replace('_', '-')}" for o in mode_options if getattr(args, o) is not None]
+        if given:
+            raise Text2ImuError(f"--reference takes no {', '.join(given)} (use --mode real for a real-data row)")
     else:
-        if not args.corpus:
+        if not args.corpus and args.mode != "real":
             raise Text2ImuError("CORPUS is required (or pass --reference)")
-        if not args.site:
+        if args.corpus and not args.site:
             raise Text2ImuError("--site is required, e.g. --site hapt.waist")
 
 
@@ -130,20 +191,23 @@ def cmd_benchmark(args: argparse.Namespace) -> int:
     if not args.out.is_dir() and args.out.exists() and not args.force:
         raise Text2ImuError(f"{args.out} exists; pass --force to overwrite it")
     protocol = _protocol(args)
+    setup = None if args.reference else _setup(args)
     jobs = args.jobs or default_jobs(args.threads)
     common = dict(
         seeds=range(args.seeds), protocol=protocol, backend=args.backend, scheduler=args.scheduler, jobs=jobs
     )
     if args.reference:
-        results = reference_rows(dataset, args.data, args.real_site or args.site, folds=args.folds, **common)
+        results = reference_rows(dataset, args.data, args.real_site or args.site, folds=args.folds or "5", **common)
     else:
         results = benchmark_corpus(
-            args.corpus, args.site, dataset, args.data, args.real_site, args.revision, **common
+            args.corpus, args.site, dataset, args.data, args.real_site, args.revision, **common, setup=setup
         )
     path = write_results(_out_path(args.out, results["task"], args.force), results)
     bacc = results["summary"]["balanced_accuracy"]
     chance = results["reference"]["chance"]["balanced_accuracy"]
-    label = "ceiling" if args.reference else (results["task"]["generator"] or "corpus")
+    label = "ceiling" if args.reference else (results["task"]["generator"] or "real data")
+    if setup is not None and not setup.is_protocol_v1:
+        label = f"{label} ({setup.mode}, {setup.model})"
     lo, hi = bacc["ci95"]
     print(
         f"{label} on {dataset} ({results['task']['real_site']}), {len(results['classes'])} classes: balanced "

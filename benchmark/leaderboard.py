@@ -9,7 +9,9 @@ A row is one (generator, corpus revision, real dataset, site): balanced accuracy
 the gap AUC and Fréchet distance of the matching gap file, L_acc when the benchmark file carries a top-level
 ``lacc`` object with a ``mean`` (none does unless a submitter's pipeline adds it), the seeds, the date
 (``created_utc``) and links to the corpus, its card and the results file. Rows are sorted by real dataset and
-real site, then balanced accuracy (highest first). Then the reference rows (chance, majority, ceiling) and the
+real site, then balanced accuracy (highest first). Only protocol v1 rows are ranked (mode synthetic, model
+deepconvlstm, no calibration subjects; files without these task keys are protocol v1): results of the other
+training modes and models (:mod:`text2imu.benchmark.modes`) are read and validated but left off the page. Then the reference rows (chance, majority, ceiling) and the
 generators that cannot run here, from ``leaderboard_external.toml``. The page is a pure function of the files, so
 ``--check`` compares a fresh rendering with the page on disk.
 """
@@ -26,6 +28,8 @@ from pathlib import Path
 
 from text2imu.builder.errors import FormatError, Text2ImuError
 
+from .results import is_protocol_v1_task
+
 REPO_ROOT = Path(__file__).resolve().parents[1]
 DEFAULT_RESULTS_DIR = REPO_ROOT / "benchmark" / "results"
 DEFAULT_PAGE = REPO_ROOT / "leaderboard.md"
@@ -39,6 +43,7 @@ class Collected:
     benchmark: list[tuple[Path, dict]] = field(default_factory=list)
     reference: list[tuple[Path, dict]] = field(default_factory=list)
     gap: list[tuple[Path, dict]] = field(default_factory=list)
+    other_modes: list[tuple[Path, dict]] = field(default_factory=list)
 
 
 def read_any(path: Path) -> dict:
@@ -71,6 +76,9 @@ def collect(results_dir: Path) -> Collected:
     for path in sorted(results_dir.rglob("*.json")):
         obj = read_any(path)
         kind = obj["kind"]
+        if kind == "benchmark" and not is_protocol_v1_task(obj["task"]):  # other modes/models are not ranked
+            found.other_modes.append((path, obj))
+            continue
         key = (kind, *row_key(obj["task"]), str(obj["task"].get("real_site")))
         if key in seen:
             raise FormatError(f"{path}: results for the same {kind} row as {seen[key]}; keep one of them")

@@ -4,7 +4,10 @@ Top-level keys (all present; ``corpus`` is null in a reference file):
 
 - ``schema_version``: 1. ``kind``: ``"benchmark"`` (a corpus trained on, tested on real data) or ``"reference"``
   (the ceiling: DeepConvLSTM trained on the real data with folds grouped by subject).
-- ``task``: ``generator``, ``corpus_revision``, ``real_dataset``, ``site`` (corpus site), ``real_site``.
+- ``task``: ``generator``, ``corpus_revision``, ``real_dataset``, ``site`` (corpus site), ``real_site``; since
+  the training modes (:mod:`text2imu.benchmark.modes`) also ``mode``, ``model``, ``real_fraction`` (None outside
+  the real and mixed modes) and ``calibration_subjects`` (a file without them is protocol v1: synthetic,
+  deepconvlstm). A mode run other than protocol v1 also carries ``mode`` (subjects, folds, calibration).
 - ``protocol``: ``version`` ("v1") and every setting (window, model, training).
 - ``classes``: the K shared activities, in the order of every per-class list and matrix.
 - ``seeds``: the seeds run; ``scores_per_seed``: one dict per seed (as MTEB's ``scores_per_experiment``) with
@@ -114,15 +117,47 @@ def _clean(value):
     return value
 
 
+def is_protocol_v1_task(task: dict) -> bool:
+    """Whether a results task is protocol v1 proper: mode synthetic, model deepconvlstm, no calibration subjects
+    (files written before the training modes carry none of these keys and are protocol v1)."""
+    return (
+        task.get("mode", "synthetic") == "synthetic"
+        and task.get("model", "deepconvlstm") == "deepconvlstm"
+        and not task.get("calibration_subjects")
+    )
+
+
+def mode_suffix(task: dict) -> str:
+    """``""`` for protocol v1, else ``__<mode>-<model>[-f<fraction>][-cal<subjects>]``, e.g.
+    ``__mixed-rf-ecdf-f0.5-cal1_5_9`` (more than six calibration subjects: ``-cal<k>x<sha1 of the list[:6]>``)."""
+    if is_protocol_v1_task(task):
+        return ""
+    parts = [str(task.get("mode", "synthetic")), str(task.get("model", "deepconvlstm"))]
+    fraction = task.get("real_fraction")
+    if fraction is not None:
+        parts.append(f"f{float(fraction):g}")
+    cal = [str(c) for c in task.get("calibration_subjects") or []]
+    if cal:
+        import hashlib
+
+        digest = hashlib.sha1(",".join(cal).encode()).hexdigest()[:6]
+        parts.append("cal" + ("_".join(cal) if len(cal) <= 6 else f"{len(cal)}x{digest}"))
+    return "__" + "-".join(parts)
+
+
 def default_file_name(task: dict) -> str:
-    """``<generator>__<revision>__<dataset>__<site>.json`` (``reference`` / ``local`` where not given)."""
+    """``<generator>__<revision>__<dataset>__<site>[<mode suffix>].json`` (``reference`` / ``local`` where not
+    given; the suffix of :func:`mode_suffix` keeps runs of different modes, models and fractions apart)."""
     parts = [
         task.get("generator") or "reference",
         task.get("corpus_revision") or "local",
         task.get("real_dataset") or "real",
         task.get("site") or task.get("real_site") or "site",
     ]
-    return "__".join(str(p).replace("/", "_").replace(" ", "_") for p in parts) + ".json"
+    if task.get("mode") == "real" and not task.get("generator"):  # mode real without a corpus
+        parts[:2] = ["real-only"]
+    stem = "__".join(str(p).replace("/", "_").replace(" ", "_") for p in parts)
+    return stem + mode_suffix(task).replace("/", "_").replace(" ", "_") + ".json"
 
 
 def validate_results(obj: object, source: str = "results") -> dict:
@@ -145,6 +180,7 @@ def validate_results(obj: object, source: str = "results") -> dict:
     task = obj["task"]
     if not isinstance(task, dict) or [k for k in TASK_KEYS if k not in task]:
         raise FormatError(f"{source}: task must hold {', '.join(TASK_KEYS)}")
+    _validate_mode_keys(task, source)
     classes = obj["classes"]
     if not isinstance(classes, list) or not classes or not all(isinstance(c, str) for c in classes):
         raise FormatError(f"{source}: classes must be a non-empty list of activity names")
@@ -173,6 +209,19 @@ def validate_results(obj: object, source: str = "results") -> dict:
     if not isinstance(summary, dict) or not isinstance(summary.get("balanced_accuracy"), dict):
         raise FormatError(f"{source}: summary.balanced_accuracy is missing")
     return obj
+
+
+def _validate_mode_keys(task: dict, source: str) -> None:
+    """The optional task keys of the training modes (absent in files written before them)."""
+    for key in ("mode", "model"):
+        if key in task and not (isinstance(task[key], str) and task[key]):
+            raise FormatError(f"{source}: task.{key} must be a name, got {task[key]!r}")
+    fraction = task.get("real_fraction")
+    if fraction is not None and not (isinstance(fraction, int | float) and 0 < fraction <= 1):
+        raise FormatError(f"{source}: task.real_fraction {fraction!r} is not a number in (0, 1]")
+    cal = task.get("calibration_subjects")
+    if cal is not None and not (isinstance(cal, list) and all(isinstance(c, str) for c in cal)):
+        raise FormatError(f"{source}: task.calibration_subjects must be a list of subject ids (text)")
 
 
 def write_results(path: Path | str, results: dict) -> Path:

@@ -26,6 +26,7 @@ from text2imu.builder.errors import Text2ImuError
 
 from .inputs import check_real_data, choose_real_site, load_corpus_site, load_real, resolve_corpus
 from .metrics import chance_scores, summarise_seeds
+from .modes import ModeSetup, prepare_mode_task, run_mode_seed
 from .protocol import (
     PROTOCOL_V1,
     CeilingTask,
@@ -43,6 +44,18 @@ log = logging.getLogger(__name__)
 
 BACKENDS = ("local", "dask")
 DEFAULT_FOLDS = "5"
+
+
+def mode_task(setup: ModeSetup, mode_info: dict | None) -> dict:
+    """The ``task`` keys of a training mode: mode, model, real_fraction (real / mixed, else None),
+    calibration_subjects (list, empty when none)."""
+    info = mode_info or {}
+    return {
+        "mode": setup.mode,
+        "model": setup.model,
+        "real_fraction": info.get("real_fraction"),
+        "calibration_subjects": info.get("calibration_subjects", []),
+    }
 
 
 def default_jobs(threads: int) -> int:
@@ -103,8 +116,10 @@ def benchmark_corpus(
     scheduler: str | None = None,
     jobs: int | None = None,
     progress: bool = True,
+    setup: ModeSetup | None = None,
 ) -> dict:
-    """Protocol v1 of one corpus site against one real dataset: a results dict of schema v1.
+    """Protocol v1 of one corpus site against one real dataset (or another training mode): a results dict of
+    schema v1.
 
     Args:
         corpus: corpus folder or Hub dataset repo id; ``site``: the corpus site (configs ``<site>-*`` pooled).
@@ -112,53 +127,78 @@ def benchmark_corpus(
         real_site: the real site (default: ``site`` if the dataset has it, else its only site).
         revision: the corpus revision (Hub tag or commit; recorded for a folder).
         seeds: the seeds, each a unit. protocol, backend, scheduler, jobs: see the module docstring.
+        setup: the training mode and model (:class:`~text2imu.benchmark.modes.ModeSetup`; default protocol v1:
+            synthetic, DeepConvLSTM, runs :func:`run_synthetic_seed` as before). ``corpus`` may be None in mode
+            real (then every real class is used; with a corpus, the classes it shares with the real data).
     """
+    setup = setup or ModeSetup()
     t0 = time.perf_counter()
     check_real_data(real_dataset, data)
     real_site = choose_real_site(real_dataset, site, real_site)
-    folder, corpus_info = resolve_corpus(corpus, revision)
-    synth, synth_info = load_corpus_site(folder, site, protocol.window)
-    corpus_info.update(synth_info)
-    if corpus_info.get("revision") is None:  # a local build of a release names its version in manifest.json
-        corpus_info["revision"] = (corpus_info.get("manifest") or {}).get("version")
+    if corpus is None and setup.mode != "real":
+        raise Text2ImuError(f"mode {setup.mode} needs a CORPUS")
+    corpus_info, synth = None, None
+    if corpus is not None:
+        folder, corpus_info = resolve_corpus(corpus, revision)
+        synth, synth_info = load_corpus_site(folder, site, protocol.window)
+        corpus_info.update(synth_info)
+        if corpus_info.get("revision") is None:  # a local build of a release names its version in manifest.json
+            corpus_info["revision"] = (corpus_info.get("manifest") or {}).get("version")
     t1 = time.perf_counter()
     real, real_info = load_real(real_dataset, data, real_site, protocol.window)
     t2 = time.perf_counter()
-    classes = shared_classes(synth.counts(), real.counts())
+    classes = shared_classes(synth.counts() if synth is not None else real.counts(), real.counts())
     if not classes:
         raise Text2ImuError(
             f"corpus {corpus} (site {site}) and {real_dataset} share no activity: the corpus has "
             f"{', '.join(synth.counts()) or 'no window'}, {real_dataset} has {', '.join(real.counts()) or 'no window'}"
         )
-    train, y_train = restrict(synth, classes)
+    train, y_train = restrict(synth, classes) if synth is not None else (None, None)
     test, y_test = restrict(real, classes)
-    task = SyntheticTask(train, y_train, test, y_test, classes, protocol)
+    mode_info = None
+    if setup.is_protocol_v1:
+        task = SyntheticTask(train, y_train, test, y_test, classes, protocol)
+        unit = run_synthetic_seed
+    else:
+        task, mode_info = prepare_mode_task(setup, train, y_train, test, y_test, classes, real_dataset, protocol)
+        unit = run_mode_seed
+        y_test = y_test[np.isin(test.groups.astype(str), task.test_subjects)]
     log.info(
-        "%s %s -> %s %s: %d classes, %d synthetic and %d real windows, %d seeds",
-        corpus, site, real_dataset, real_site, len(classes), len(train), len(test), len(list(seeds)),
+        "%s %s -> %s %s (mode %s, model %s): %d classes, %d synthetic and %d real windows, %d seeds",
+        corpus, site, real_dataset, real_site, setup.mode, setup.model, len(classes),
+        len(train) if train is not None else 0, len(test), len(list(seeds)),
     )
     t3 = time.perf_counter()
-    per_seed = run_units(run_synthetic_seed, task, list(seeds), backend, scheduler, jobs, progress)
+    per_seed = run_units(unit, task, list(seeds), backend, scheduler, jobs, progress)
     t4 = time.perf_counter()
-    generators = corpus_info.get("generators") or []
+    generators = (corpus_info or {}).get("generators") or []
+    extra = {"mode": mode_info} if mode_info is not None else {}
+    protocol_dict = setup.spec.protocol_dict(protocol, setup.rf)
+    if setup.mode in ("real", "mixed") and "standardisation" in protocol_dict and setup.model == "deepconvlstm":
+        protocol_dict["standardisation"] = (
+            "per channel, mean and std of each fold's fitting windows (training minus validation; real"
+            + (" and synthetic)" if setup.mode == "mixed" else ")")
+        )
     return {
         "schema_version": SCHEMA_VERSION,
         "kind": "benchmark",
         "task": {
             "generator": generators[0] if len(generators) == 1 else ",".join(generators) or None,
-            "corpus_revision": corpus_info.get("revision"),
+            "corpus_revision": (corpus_info or {}).get("revision"),
             "real_dataset": real_dataset,
             "site": site,
             "real_site": real_site,
+            **mode_task(setup, mode_info),
         },
-        "protocol": protocol.to_dict(),
+        "protocol": protocol_dict,
         "classes": list(classes),
         "seeds": [int(s) for s in seeds],
         "scores_per_seed": per_seed,
         "summary": summarise_seeds(per_seed, classes),
         "reference": chance_scores(y_test, classes),
+        **extra,
         "corpus": corpus_info,
-        "real": {**real_info, "n_windows_shared_classes": len(test)},
+        "real": {**real_info, "n_windows_shared_classes": len(test), "n_test_windows": len(y_test)},
         "timings": {
             "load_corpus_s": t1 - t0,
             "load_real_s": t2 - t1,

@@ -39,7 +39,8 @@ def test_benchmark_writes_schema_v1_results(corpus, hapt, tmp_path, capsys):
     r = read_results(out)
     assert r["kind"] == "benchmark" and r["seeds"] == [0, 1] and len(r["scores_per_seed"]) == 2
     assert r["task"] == {"generator": "fixture", "corpus_revision": None, "real_dataset": "uci_hapt",
-                         "site": "hapt.waist", "real_site": "hapt.waist"}
+                         "site": "hapt.waist", "real_site": "hapt.waist", "mode": "synthetic",
+                         "model": "deepconvlstm", "real_fraction": None, "calibration_subjects": []}
     # every shape config of the site pooled; classes: the six HAPT activities the fixture corpus also has
     assert r["corpus"]["configs"] == ["hapt.waist-female_short", "hapt.waist-male_tall"]
     assert r["corpus"]["shapes"] == ["female_short", "male_tall"]
