@@ -34,6 +34,7 @@ COMMAND_MODULES: tuple[str, ...] = (
     "text2imu.benchmark.cli_leaderboard",
     "text2imu.benchmark.cli_submit",
     "text2imu.benchmark.cli_calibrate",
+    "text2imu.benchmark.cli_modes",
 )
 
 log = logging.getLogger("text2imu")
