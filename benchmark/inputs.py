@@ -13,6 +13,7 @@ is given for ``uci_hapt``; only recordings of one site with gyro data are kept.
 from __future__ import annotations
 
 import difflib
+import json
 import logging
 import re
 import time
@@ -78,6 +79,21 @@ def resolve_corpus(corpus: str, revision: str | None = None) -> tuple[Path, dict
             f"(revision {revision or 'main'}): {type(err).__name__}: {err}".splitlines()[0]
         ) from None
     return local, {"source": "hub", "repo_id": corpus, "path": str(local), "revision": local.name}
+
+
+def corpus_calibration(folder: Path) -> dict | None:
+    """The ``calibration.json`` record of a corpus written by ``text2imu calibrate`` (None when the corpus has
+    none); FormatError naming the file when it is not a JSON object."""
+    path = Path(folder) / "calibration.json"
+    if not path.is_file():
+        return None
+    try:
+        record = json.loads(path.read_text(encoding="utf-8"))
+    except (UnicodeDecodeError, json.JSONDecodeError) as err:
+        raise FormatError(f"{path}: not JSON ({err})") from None
+    if not isinstance(record, dict):
+        raise FormatError(f"{path}: expected a JSON object, got {type(record).__name__}")
+    return record
 
 
 def corpus_configs(folder: Path) -> list[str]:

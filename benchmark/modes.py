@@ -40,7 +40,7 @@ import logging
 import math
 import time
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 import numpy as np
 
@@ -130,6 +130,30 @@ class ModeSetup:
         return (self.mode, self.model) == ("synthetic", "deepconvlstm") and not self.calibration_subjects and (
             self.test_subjects is None
         )
+
+
+def guard_calibrated_corpus(setup: ModeSetup, record: dict | None, dataset: str) -> ModeSetup:
+    """The setup to run on a corpus written by ``text2imu calibrate`` (its ``calibration.json`` ``record``; None for
+    any other corpus): when it was calibrated on subjects of ``dataset``, those subjects become the run's
+    calibration subjects, so they are never tested (a plain protocol v1 run then goes through the mode path with
+    them held out). Text2ImuError when the run names other calibration subjects, tests one of them, or asks for
+    mode calibrated (the corpus is calibrated already)."""
+    if not record or record.get("dataset") != dataset:
+        return setup
+    subjects = tuple(sorted(map(str, (record.get("calibration") or {}).get("calibration_subjects", ())),
+                            key=subject_key))
+    if not subjects:
+        return setup
+    where = f"the corpus was calibrated on {dataset} subject(s) {', '.join(subjects)} (calibration.json)"
+    if setup.mode == "calibrated":
+        raise Text2ImuError(f"{where}; benchmark it with mode synthetic, not calibrated")
+    given = setup.calibration_subjects
+    if given and (isinstance(given, int) or set(map(str, given)) != set(subjects)):
+        raise Text2ImuError(f"{where}; --calibration-subjects must name those or be left out, got {given}")
+    overlap = sorted(set(subjects) & set(map(str, setup.test_subjects or ())), key=subject_key)
+    if overlap:
+        raise Text2ImuError(f"{where}; they cannot be test subjects: {', '.join(overlap)}")
+    return replace(setup, calibration_subjects=subjects)
 
 
 def choose_calibration_subjects(subjects: Sequence[str], wanted: Sequence[str] | int, dataset: str) -> tuple[str, ...]:

@@ -24,9 +24,16 @@ import numpy as np
 
 from text2imu.builder.errors import Text2ImuError
 
-from .inputs import check_real_data, choose_real_site, load_corpus_site, load_real, resolve_corpus
+from .inputs import (
+    check_real_data,
+    choose_real_site,
+    corpus_calibration,
+    load_corpus_site,
+    load_real,
+    resolve_corpus,
+)
 from .metrics import chance_scores, summarise_seeds
-from .modes import ModeSetup, prepare_mode_task, run_mode_seed
+from .modes import ModeSetup, guard_calibrated_corpus, prepare_mode_task, run_mode_seed
 from .protocol import (
     PROTOCOL_V1,
     CeilingTask,
@@ -144,6 +151,7 @@ def benchmark_corpus(
         corpus_info.update(synth_info)
         if corpus_info.get("revision") is None:  # a local build of a release names its version in manifest.json
             corpus_info["revision"] = (corpus_info.get("manifest") or {}).get("version")
+        setup = guard_calibrated_corpus(setup, corpus_calibration(folder), real_dataset)
     t1 = time.perf_counter()
     real, real_info = load_real(real_dataset, data, real_site, protocol.window)
     t2 = time.perf_counter()

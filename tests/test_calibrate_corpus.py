@@ -222,3 +222,38 @@ def test_corpus_without_manifest(hapt, tmp_path, capsys):
 
 def test_output_inside_the_source_is_refused(source, hapt, capsys):
     _bad(calibrate_argv(source, hapt, source / "cal"), capsys, source, "must be outside the source corpus")
+
+
+# --- benchmarking a calibrated corpus: its calibration subjects are never tested --------------------------------
+
+def _bench(calibrated, hapt, out, *extra):
+    return ["benchmark", calibrated, "--real", "uci-hapt", "--data", hapt, "--site", SITE, "--seeds", "2",
+            "--threads", "1", "--jobs", "1", "--model", "rf-ecdf", "--out", out, *extra]
+
+
+def test_benchmark_of_a_calibrated_corpus_keeps_its_subjects_out_of_the_test(calibrated, hapt, tmp_path, capsys):
+    out = tmp_path / "r.json"
+    code, _, err = run_cli(_bench(calibrated, hapt, out), capsys)
+    assert code == 0, err
+    results = json.loads(out.read_text())
+    assert results["task"]["calibration_subjects"] == ["1"]
+    assert "1" not in results["mode"]["test_subjects"] and results["mode"]["test_subjects"]
+    for seed in results["scores_per_seed"]:
+        assert "1" not in [s for fold in seed["folds"] for s in fold["test_subjects"]]
+
+
+@pytest.mark.parametrize(
+    ("extra", "pattern"),
+    [
+        (["--test-subjects", "1,21"], "calibrated on uci_hapt subject(s) 1 (calibration.json); they cannot be test"),
+        (["--calibration-subjects", "21"], "must name those or be left out"),
+        (["--mode", "calibrated", "--calibration-subjects", "1"], "with mode synthetic, not calibrated"),
+    ],
+)
+def test_benchmark_of_a_calibrated_corpus_refuses_to_test_its_subjects(calibrated, hapt, tmp_path, capsys, extra,
+                                                                          pattern):
+    out = tmp_path / "sub" / "r.json"
+    code, _, err = run_cli(_bench(calibrated, hapt, out, *extra), capsys)
+    lines = err.strip().splitlines()
+    assert code == 2 and len(lines) == 1 and pattern in lines[0], err
+    assert not out.parent.exists()
