@@ -70,18 +70,21 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.set_defaults(func=cmd_benchmark)
 
 
-def _protocol(args: argparse.Namespace):
+def protocol_of(threads: int, epochs: int | None = None, patience: int | None = None,
+                batch_size: int | None = None):
+    """Protocol v1 with ``threads`` and the training options that were given (None: the protocol's)."""
     from dataclasses import replace
 
     from .deepconvlstm import TrainConfig
     from .protocol import Protocol
 
-    changes = {
-        k: v
-        for k, v in (("epochs", args.epochs), ("patience", args.patience), ("batch_size", args.batch_size))
-        if v is not None
-    }
-    return Protocol(train=replace(TrainConfig(), threads=args.threads, **changes))
+    changes = {k: v for k, v in (("epochs", epochs), ("patience", patience), ("batch_size", batch_size))
+               if v is not None}
+    return Protocol(train=replace(TrainConfig(), threads=threads, **changes))
+
+
+def _protocol(args: argparse.Namespace):
+    return protocol_of(args.threads, args.epochs, args.patience, args.batch_size)
 
 
 def _subject_list(text: str, option: str) -> tuple[str, ...]:

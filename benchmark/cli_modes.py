@@ -18,7 +18,7 @@ from pathlib import Path
 
 from text2imu.builder.errors import Text2ImuError
 
-from .cli_benchmark import parse_calibration_subjects, short_openmp_spin
+from .cli_benchmark import parse_calibration_subjects, protocol_of, short_openmp_spin
 
 log = logging.getLogger(__name__)
 
@@ -113,15 +113,11 @@ def _plan(args: argparse.Namespace):
 
 def cmd_modes(args: argparse.Namespace) -> int:
     short_openmp_spin()
-    from dataclasses import replace
-
     from text2imu.builder.output import atomic_path
     from text2imu.builder.vocab import check_site
 
-    from .deepconvlstm import TrainConfig
     from .inputs import real_dataset_name
     from .modes_table import curve_points, plot_learning_curve, render_modes_table, run_modes
-    from .protocol import Protocol
 
     plan = _plan(args)
     dataset = real_dataset_name(args.real)
@@ -131,8 +127,7 @@ def cmd_modes(args: argparse.Namespace) -> int:
     import datasets
 
     datasets.disable_progress_bars()
-    changes = {"epochs": args.epochs} if args.epochs is not None else {}
-    protocol = Protocol(train=replace(TrainConfig(), threads=args.threads, **changes))
+    protocol = protocol_of(args.threads, args.epochs)
     runs = run_modes(args.corpus, args.site, dataset, args.out, plan, data=args.data, real_site=args.real_site,
                      protocol=protocol, force=args.force, progress=sys.stderr.isatty())
     written = []

@@ -3,11 +3,11 @@
 import json
 
 import pytest
+from fixtures.cli_run import assert_bad_cli, run_cli
 from fixtures.corpus_fixture import write_corpus_fixture
 from fixtures.real_datasets import write_hapt_zips
 
 from text2imu.benchmark.results import read_results
-from text2imu.cli import main
 
 FAST = ["--seeds", "2", "--epochs", "1", "--threads", "1", "--jobs", "1"]
 
@@ -21,12 +21,6 @@ def corpus(tmp_path_factory):
 @pytest.fixture(scope="module")
 def hapt(tmp_path_factory):
     return write_hapt_zips(tmp_path_factory.mktemp("hapt"))
-
-
-def run_cli(argv, capsys):
-    code = main([str(a) for a in argv])
-    out = capsys.readouterr()
-    return code, out.out, out.err
 
 
 def test_benchmark_writes_schema_v1_results(corpus, hapt, tmp_path, capsys):
@@ -72,13 +66,7 @@ def test_reference_rows(hapt, tmp_path, capsys):
 
 
 def _bad(argv, capsys, tmp_path, pattern):
-    out = tmp_path / "out" / "r.json"
-    code, stdout, err = run_cli([*argv, "--out", out], capsys)
-    assert code == 2
-    lines = err.strip().splitlines()
-    assert len(lines) == 1 and lines[0].startswith("text2imu: error:"), err
-    assert pattern in lines[0], lines[0]
-    assert not out.exists() and not out.parent.exists()
+    assert_bad_cli(argv, capsys, tmp_path / "out" / "r.json", pattern)
 
 
 def test_corpus_without_the_site(corpus, hapt, tmp_path, capsys):

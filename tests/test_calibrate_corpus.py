@@ -7,6 +7,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from fixtures.cli_run import run_cli
 from fixtures.corpus import tiny
 from fixtures.corpus_fixture import write_corpus_fixture
 from fixtures.real_datasets import write_hapt_zips
@@ -34,12 +35,6 @@ def source(tmp_path_factory) -> Path:
 @pytest.fixture(scope="module")
 def hapt(tmp_path_factory) -> Path:
     return write_hapt_zips(tmp_path_factory.mktemp("hapt"))
-
-
-def run_cli(argv, capsys):
-    code = main([str(a) for a in argv])
-    out, err = capsys.readouterr()
-    return code, out, err
 
 
 def calibrate_argv(source, hapt, out, *extra, subjects="1"):

@@ -8,6 +8,7 @@ from dataclasses import replace
 
 import numpy as np
 import pytest
+from fixtures.cli_run import assert_bad_cli, run_cli
 from fixtures.corpus_fixture import separable_signal, write_corpus_fixture
 from fixtures.real_datasets import write_hapt_zips
 
@@ -20,7 +21,6 @@ from text2imu.benchmark.results import default_file_name, read_results
 from text2imu.benchmark.rf_ecdf import RfEcdfConfig
 from text2imu.benchmark.windows import window_recordings, window_signals
 from text2imu.builder.errors import Text2ImuError, UnknownNameError
-from text2imu.cli import main
 
 CLASSES = ("climbingdown", "climbingup", "lying", "sitting", "standing", "walking")
 SUBJECTS = ("1", "2", "3", "4", "5", "6")
@@ -199,12 +199,6 @@ def hapt(tmp_path_factory):
     return write_hapt_zips(tmp_path_factory.mktemp("hapt"))  # subjects 1, 2 (lying, walking only), 21
 
 
-def run_cli(argv, capsys):
-    code = main([str(a) for a in argv])
-    out = capsys.readouterr()
-    return code, out.out, out.err
-
-
 def test_mode_runs_write_their_own_files_and_stay_off_the_leaderboard(corpus, hapt, tmp_path, capsys):
     base = ["benchmark", corpus, "--real", "uci-hapt", "--data", hapt, "--site", "hapt.waist", *FASTCLI]
     runs = [["--mode", "mixed", "--real-fraction", "0.5", "--calibration-subjects", "2", "--folds", "loso"],
@@ -247,13 +241,7 @@ def test_mode_real_needs_no_corpus(hapt, tmp_path, capsys):
 
 
 def _bad(argv, capsys, tmp_path, pattern):
-    out = tmp_path / "out" / "r.json"
-    code, stdout, err = run_cli([*argv, "--out", out], capsys)
-    assert code == 2
-    lines = err.strip().splitlines()
-    assert len(lines) == 1 and lines[0].startswith("text2imu: error:"), err
-    assert pattern in lines[0], lines[0]
-    assert not out.exists() and not out.parent.exists()
+    assert_bad_cli(argv, capsys, tmp_path / "out" / "r.json", pattern)
 
 
 @pytest.mark.parametrize(

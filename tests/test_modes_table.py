@@ -5,6 +5,7 @@ import json
 
 import numpy as np
 import pytest
+from fixtures.cli_run import run_cli
 from fixtures.corpus_fixture import write_corpus_fixture
 from fixtures.real_datasets import write_hapt_zips
 
@@ -22,12 +23,6 @@ def corpus(tmp_path_factory):
 @pytest.fixture(scope="module")
 def hapt(tmp_path_factory):
     return write_hapt_zips(tmp_path_factory.mktemp("hapt"))  # subjects 1, 2 (lying, walking only), 21
-
-
-def run_cli(argv, capsys):
-    code = main([str(a) for a in argv])
-    out = capsys.readouterr()
-    return code, out.out, out.err
 
 
 def base(corpus, hapt, out):
