@@ -31,3 +31,21 @@ def shared_data() -> Path:
 @pytest.fixture(scope="session")
 def humanml3d_sample(shared_data: Path) -> Path:
     return shared_data / "humanml3d"
+
+
+@pytest.fixture(scope="session")
+def hapt(tmp_path_factory) -> Path:
+    """UCI HAPT zips in the official layout (fixtures/real_datasets.py): subjects 1, 2 (lying and walking
+    only) and 21."""
+    from fixtures.real_datasets import write_hapt_zips
+
+    return write_hapt_zips(tmp_path_factory.mktemp("hapt"))
+
+
+@pytest.fixture(scope="session")
+def corpus(tmp_path_factory) -> Path:
+    """A small corpus folder with separable activity signals (fixtures/corpus_fixture.py), read-only."""
+    from fixtures.corpus_fixture import write_corpus_fixture
+
+    return write_corpus_fixture(tmp_path_factory.mktemp("corpus") / "fixture-corpus", prompts_per_activity=2,
+                                repetitions=1)

@@ -5,22 +5,10 @@ import json
 import pytest
 from fixtures.cli_run import assert_bad_cli, run_cli
 from fixtures.corpus_fixture import write_corpus_fixture
-from fixtures.real_datasets import write_hapt_zips
 
 from text2imu.benchmark.results import read_results
 
 FAST = ["--seeds", "2", "--epochs", "1", "--threads", "1", "--jobs", "1"]
-
-
-@pytest.fixture(scope="module")
-def corpus(tmp_path_factory):
-    return write_corpus_fixture(tmp_path_factory.mktemp("corpus") / "fixture-corpus", prompts_per_activity=2,
-                                repetitions=1)
-
-
-@pytest.fixture(scope="module")
-def hapt(tmp_path_factory):
-    return write_hapt_zips(tmp_path_factory.mktemp("hapt"))
 
 
 def test_benchmark_writes_schema_v1_results(corpus, hapt, tmp_path, capsys):

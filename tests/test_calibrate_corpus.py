@@ -10,7 +10,6 @@ import pytest
 from fixtures.cli_run import run_cli
 from fixtures.corpus import tiny
 from fixtures.corpus_fixture import write_corpus_fixture
-from fixtures.real_datasets import write_hapt_zips
 
 from text2imu.benchmark.calibrate_corpus import parse_subjects, resample_orientation, revision_name
 from text2imu.benchmark.calibration import QuantileCalibration
@@ -30,11 +29,6 @@ def source(tmp_path_factory) -> Path:
     out = tmp_path_factory.mktemp("src") / "corpus"
     build_corpus(SPEC, out, workers=1, progress=False)
     return out
-
-
-@pytest.fixture(scope="module")
-def hapt(tmp_path_factory) -> Path:
-    return write_hapt_zips(tmp_path_factory.mktemp("hapt"))
 
 
 def calibrate_argv(source, hapt, out, *extra, subjects="1"):

@@ -9,8 +9,7 @@ from dataclasses import replace
 import numpy as np
 import pytest
 from fixtures.cli_run import assert_bad_cli, run_cli
-from fixtures.corpus_fixture import separable_signal, write_corpus_fixture
-from fixtures.real_datasets import write_hapt_zips
+from fixtures.corpus_fixture import separable_signal
 
 from text2imu.benchmark.data import load_bundled_hapt
 from text2imu.benchmark.deepconvlstm import TrainConfig
@@ -187,16 +186,6 @@ def test_bad_subjects(kwargs, pattern, real, synthetic):
 # --- the command line: a mode run end to end, file names, the leaderboard, bad input --------------------------
 
 FASTCLI = ["--seeds", "2", "--threads", "1", "--jobs", "1", "--model", "rf-ecdf"]
-
-
-@pytest.fixture(scope="module")
-def corpus(tmp_path_factory):
-    return write_corpus_fixture(tmp_path_factory.mktemp("corpus") / "c", prompts_per_activity=2, repetitions=1)
-
-
-@pytest.fixture(scope="module")
-def hapt(tmp_path_factory):
-    return write_hapt_zips(tmp_path_factory.mktemp("hapt"))  # subjects 1, 2 (lying, walking only), 21
 
 
 def test_mode_runs_write_their_own_files_and_stay_off_the_leaderboard(corpus, hapt, tmp_path, capsys):

@@ -6,23 +6,11 @@ import json
 import numpy as np
 import pytest
 from fixtures.cli_run import run_cli
-from fixtures.corpus_fixture import write_corpus_fixture
-from fixtures.real_datasets import write_hapt_zips
 
 from text2imu.benchmark.modes_table import ModesPlan, curve_points, planned_runs, render_modes_table
 from text2imu.benchmark.results import read_results
 from text2imu.builder.errors import Text2ImuError, UnknownNameError
 from text2imu.cli import main
-
-
-@pytest.fixture(scope="module")
-def corpus(tmp_path_factory):
-    return write_corpus_fixture(tmp_path_factory.mktemp("corpus") / "c", prompts_per_activity=2, repetitions=1)
-
-
-@pytest.fixture(scope="module")
-def hapt(tmp_path_factory):
-    return write_hapt_zips(tmp_path_factory.mktemp("hapt"))  # subjects 1, 2 (lying, walking only), 21
 
 
 def base(corpus, hapt, out):
