@@ -143,7 +143,7 @@ def test_bundle_of_another_prompt_set_refused(bundle, bundle_src, tmp_path, caps
 def test_submit_end_to_end(bundle, bundle_src, tmp_path, capsys):
     from text2imu.benchmark.gap import read_gap
     from text2imu.benchmark.leaderboard import check_leaderboard
-    from text2imu.benchmark.results import read_results
+    from text2imu.benchmark.results import TASK_KEYS, read_results
 
     assert main(submit_args(bundle, bundle_src[1], tmp_path)) == 0
     out = capsys.readouterr().out
@@ -153,7 +153,8 @@ def test_submit_end_to_end(bundle, bundle_src, tmp_path, capsys):
     bench = read_results(next(p for p in results if not p.name.endswith(".gap.json")))
     gap = read_gap(next(p for p in results if p.name.endswith(".gap.json")))
     assert bench["task"]["corpus_revision"].startswith("submission-")
-    assert bench["task"] == {k: gap["task"][k] for k in bench["task"]}
+    assert {k: bench["task"][k] for k in TASK_KEYS} == {k: gap["task"][k] for k in TASK_KEYS}
+    assert (bench["task"]["mode"], bench["task"]["model"]) == ("synthetic", "deepconvlstm")
     assert bench["classes"] == ["sitting", "walking"] and len(bench["seeds"]) == 1
     assert 0.0 <= gap["gap"]["auc"]["mean"] <= 1.0
     page = (tmp_path / "leaderboard.md").read_text()
