@@ -138,7 +138,7 @@ def cmd_modes(args: argparse.Namespace) -> int:
         written.append(args.out / "modes_table.md")
         print(table, end="")
     if plan.curve_model is not None:
-        points = curve_points(runs, plan.curve_model, plan.curve_fractions)
+        points = curve_points(runs, plan)
         refs = {}
         for mode in ("synthetic", "calibrated"):
             r = runs.get(f"{plan.curve_model}__{mode}.json")

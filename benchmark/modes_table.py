@@ -90,9 +90,20 @@ def _matches(results: dict, setup: ModeSetup, calibration: Sequence[str], seeds:
     return same
 
 
+def curve_run_name(plan: ModesPlan, mode: str, fraction: float) -> str:
+    """File name of the curve's run of ``mode`` at ``fraction``: the table's row when it is the same run (fraction
+    1, same folds), else its own (``__curve-folds<K>`` when only the folds differ from the table's row)."""
+    model = plan.curve_model
+    name = _run_name(model, mode, fraction)
+    curve_folds = plan.curve_folds or plan.folds.get(model)
+    if fraction == 1.0 and model in plan.models and curve_folds != plan.folds.get(model):
+        name = name.replace(".json", f"__curve-folds{curve_folds}.json")
+    return name
+
+
 def planned_runs(plan: ModesPlan, calibration: Sequence[str]) -> list[tuple[str, ModeSetup]]:
     """[(file name, setup)] in run order: each model's table rows (its calibrated row first), then the curve's
-    points (a point equal to a table row is run once)."""
+    points (a point that is a table row is run once)."""
     runs: dict[str, ModeSetup] = {}
     for model in plan.models:
         # calibrated first: a calibration set that lacks a class fails before any file is written
@@ -103,13 +114,9 @@ def planned_runs(plan: ModesPlan, calibration: Sequence[str]) -> list[tuple[str,
     if plan.curve_model is not None:
         for mode in CURVE_MODES:
             for fraction in plan.curve_fractions:
-                name = _run_name(plan.curve_model, mode, fraction)
-                folds = plan.curve_folds or plan.folds.get(plan.curve_model)
-                setup = ModeSetup(mode=mode, model=plan.curve_model, real_fraction=fraction,
-                                  calibration_subjects=tuple(calibration), folds=folds)
-                if name in runs and runs[name] != setup:
-                    name = name.replace(".json", f"__curve-folds{folds}.json")
-                runs.setdefault(name, setup)
+                runs.setdefault(curve_run_name(plan, mode, fraction), ModeSetup(
+                    mode=mode, model=plan.curve_model, real_fraction=fraction,
+                    calibration_subjects=tuple(calibration), folds=plan.curve_folds or plan.folds.get(plan.curve_model)))
     return list(runs.items())
 
 
@@ -194,15 +201,16 @@ def render_modes_table(runs: Mapping[str, dict], models: Sequence[str]) -> str:
             "|---|---|---|---|---|---|\n" + "\n".join(rows) + "\n")
 
 
-def curve_points(runs: Mapping[str, dict], model: str, fractions: Sequence[float]) -> dict[str, list[dict]]:
-    """{mode: [{real_fraction, mean_real_subjects, balanced_accuracy {mean, std}, macro_f1 {...}}]} of the curve
-    runs, in fraction order; ``mean_real_subjects`` is the mean over seeds and folds of the real subjects chosen."""
+def curve_points(runs: Mapping[str, dict], plan: ModesPlan) -> dict[str, list[dict]]:
+    """{mode: [{real_fraction, mean_real_subjects, balanced_accuracy {mean, std, n}, macro_f1 {...}, folds,
+    results_file}]} of the curve's runs (:func:`curve_run_name`), in fraction order; ``mean_real_subjects`` is the
+    mean over seeds and folds of the real training subjects chosen."""
     out: dict[str, list[dict]] = {}
     for mode in CURVE_MODES:
         pts = []
-        for f in fractions:
-            name = next((n for n in runs if n.startswith(_run_name(model, mode, f)[:-5])), None)
-            if name is None:
+        for f in plan.curve_fractions:
+            name = curve_run_name(plan, mode, f)
+            if name not in runs:
                 continue
             r = runs[name]
             chosen = [len(fold.get("real_subjects_chosen", [])) for s in r["scores_per_seed"] for fold in s["folds"]]
@@ -211,6 +219,7 @@ def curve_points(runs: Mapping[str, dict], model: str, fractions: Sequence[float
                 "mean_real_subjects": sum(chosen) / len(chosen) if chosen else None,
                 "balanced_accuracy": {k: r["summary"]["balanced_accuracy"][k] for k in ("mean", "std", "n")},
                 "macro_f1": {k: r["summary"]["macro_f1"][k] for k in ("mean", "std", "n")},
+                "folds": (r.get("mode") or {}).get("folds"),
                 "results_file": name,
             })
         out[mode] = pts

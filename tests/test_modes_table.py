@@ -88,6 +88,11 @@ def test_planned_runs_share_the_table_row_at_fraction_one():
     plan = ModesPlan(models=("rf-ecdf",), calibration_subjects=("1",), seeds=2, curve_fractions=(1.0, 0.25))
     names = [n for n, _ in planned_runs(plan, ("1",))]
     assert len(names) == len(set(names)) == 6  # 4 table rows + real/mixed at 0.25 (1.0 is the table's)
+    other = ModesPlan(models=("rf-ecdf",), calibration_subjects=("1",), seeds=2, curve_fractions=(1.0,),
+                      curve_folds="5")
+    runs = dict(planned_runs(other, ("1",)))
+    assert len(runs) == 6 and runs["rf-ecdf__real__f1__curve-folds5.json"].folds == "5"
+    assert runs["rf-ecdf__real__f1.json"].folds is None  # the table's row keeps the model's own folds
     assert plan.curve_fractions == (0.25, 1.0)
     with pytest.raises(Text2ImuError, match="at least 2 seeds"):
         ModesPlan(seeds=1)
@@ -111,7 +116,8 @@ def test_render_and_curve_points_read_results_dicts():
     table = render_modes_table(runs, ["rf-ecdf"])
     assert "| synthetic | rf-ecdf | 50.0 ± 1.0 | 40.0 ± 1.0 | 2 |" in table
     assert "| real | rf-ecdf | 90.0 ± 1.0 | 80.0 ± 1.0 | 2 |" in table
-    pts = curve_points(runs, "rf-ecdf", [0.5, 1.0])
+    plan = ModesPlan(models=("rf-ecdf",), calibration_subjects=("7",), seeds=2, curve_fractions=(1.0, 0.5))
+    pts = curve_points(runs, plan)
     assert [p["mean_real_subjects"] for p in pts["real"]] == [1.0, 3.0] and pts["mixed"] == []
     assert np.isclose(pts["real"][0]["balanced_accuracy"]["mean"], 0.8)
 
@@ -143,3 +149,27 @@ def test_bad_input_exits_2_and_writes_nothing(corpus, hapt, tmp_path, extra, pat
     lines = err.strip().splitlines()
     assert code == 2 and len(lines) == 1 and pattern in lines[0], err
     assert not out.exists()
+
+
+def test_committed_table_and_readme_match_the_committed_results():
+    """benchmark/modes/uci_hapt__hapt.waist holds the results of the README's `text2imu modes` run: its table is
+    what they render to, and the README shows that table."""
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parents[1]
+    folder = root / "benchmark" / "modes" / "uci_hapt__hapt.waist"
+    runs = {p.name: read_results(p) for p in sorted((folder / "results").glob("*.json"))}
+    assert len(runs) >= 8
+    table = render_modes_table(runs, ["deepconvlstm", "rf-ecdf"])
+    assert (folder / "modes_table.md").read_text(encoding="utf-8") == table
+    readme = (root / "README.md").read_text(encoding="utf-8")
+    shown = readme.split("<!-- imugpt:start -->\n", 1)[1].split("<!-- imugpt:end -->", 1)[0]
+    assert shown.strip() == table.strip(), "README modes table is stale: paste benchmark/modes/.../modes_table.md"
+    curve = json.loads((folder / "learning_curve.json").read_text(encoding="utf-8"))
+    for mode in ("real", "mixed"):
+        pts = curve["points"][mode]
+        assert len(pts) >= 3 and len({p["folds"] for p in pts}) == 1, pts  # one fold scheme along the curve
+        for p in pts:
+            r = runs[p["results_file"]]
+            assert r["task"]["mode"] == mode and r["task"]["real_fraction"] == p["real_fraction"]
+            assert p["balanced_accuracy"]["mean"] == r["summary"]["balanced_accuracy"]["mean"]
