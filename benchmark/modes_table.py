@@ -194,7 +194,8 @@ def render_modes_table(runs: Mapping[str, dict], models: Sequence[str]) -> str:
     cal = ", ".join(task.get("calibration_subjects") or [])
     n_test = len((first.get("mode") or {}).get("test_subjects") or [])
     head = (f"Training modes at {task['site']} against {task['real_dataset']} ({task['real_site']}): corpus "
-            f"`{task.get('generator')}` revision {task.get('corpus_revision')}; {len(first['classes'])} classes; "
+            f"`{task.get('generator')}` revision {task.get('corpus_revision') or 'none (local build)'}; "
+            f"{len(first['classes'])} classes; "
             f"calibration subjects {cal} (never tested); the other {n_test} subjects tested in every row. "
             "Balanced accuracy and macro-F1 in %, mean ± std over seeds.\n\n")
     return (head + "| mode | model | balanced accuracy | macro-F1 | seeds | training data (folds) |\n"
@@ -259,7 +260,7 @@ def plot_learning_curve(points: Mapping[str, list[dict]], path: Path, title: str
     ax.set_ylabel("balanced accuracy (%)")
     ax.set_title(title, fontsize=9)
     ax.grid(alpha=0.3)
-    ax.legend(fontsize=8, loc="lower right")
+    ax.legend(fontsize=8, loc="center right")
     fig.tight_layout()
     with atomic_path(Path(path)) as tmp:
         fig.savefig(tmp, format="png")
