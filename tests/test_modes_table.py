@@ -152,19 +152,19 @@ def test_bad_input_exits_2_and_writes_nothing(corpus, hapt, tmp_path, extra, pat
 
 
 def test_committed_table_and_readme_match_the_committed_results():
-    """benchmark/modes/uci_hapt__hapt.waist holds the results of the README's `text2imu modes` run: its table is
+    """docs/imugpt/uci_hapt__hapt.waist holds the results of the README's `text2imu modes` run: its table is
     what they render to, and the README shows that table."""
     from pathlib import Path
 
     root = Path(__file__).resolve().parents[1]
-    folder = root / "benchmark" / "modes" / "uci_hapt__hapt.waist"
+    folder = root / "docs" / "imugpt" / "uci_hapt__hapt.waist"
     runs = {p.name: read_results(p) for p in sorted((folder / "results").glob("*.json"))}
     assert len(runs) >= 8
     table = render_modes_table(runs, ["deepconvlstm", "rf-ecdf"])
     assert (folder / "modes_table.md").read_text(encoding="utf-8") == table
     readme = (root / "README.md").read_text(encoding="utf-8")
     shown = readme.split("<!-- imugpt:start -->\n", 1)[1].split("<!-- imugpt:end -->", 1)[0]
-    assert shown.strip() == table.strip(), "README modes table is stale: paste benchmark/modes/.../modes_table.md"
+    assert shown.strip() == table.strip(), "README modes table is stale: paste docs/imugpt/.../modes_table.md"
     curve = json.loads((folder / "learning_curve.json").read_text(encoding="utf-8"))
     for mode in ("real", "mixed"):
         pts = curve["points"][mode]
