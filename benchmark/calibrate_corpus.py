@@ -50,6 +50,7 @@ from text2imu.builder.vocab import ACTIVITIES, check_site
 from .calibration import QuantileCalibration, apply_quantile_calibration, fit_quantile_calibration
 from .calibration_card import calibrated_card
 from .inputs import choose_real_site, cli_name, load_corpus_site, load_real, real_dataset_name, resolve_corpus
+from .protocol import subject_key
 from .real.recording import resample_signal, resampling_ratio
 from .windows import V1_WINDOWS
 
@@ -76,7 +77,7 @@ def parse_subjects(text: str) -> tuple[str, ...]:
     names = {s.strip() for s in str(text).split(",") if s.strip()}
     if not names:
         raise Text2ImuError("--calibration-subjects needs at least one subject, e.g. 1,5,9")
-    return tuple(sorted(names, key=lambda s: (not s.isdigit(), int(s) if s.isdigit() else 0, s)))
+    return tuple(sorted(names, key=subject_key))
 
 
 def revision_name(manifest: dict, dataset: str, site: str, subjects: tuple[str, ...]) -> str:

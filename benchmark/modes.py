@@ -49,7 +49,7 @@ from text2imu.builder.registry import Registry
 
 from .metrics import scores
 from .models import MODELS, ModelSpec
-from .protocol import Protocol, holdout_groups, subject_folds
+from .protocol import Protocol, holdout_groups, subject_folds, subject_key
 from .rf_ecdf import RfEcdfConfig
 from .windows import WindowSet
 
@@ -64,11 +64,6 @@ for _name, _text in (
 ):
     MODES.register(_name, _text)
 CALIBRATION_SEED = 9  # draws the k calibration subjects (issue 9); fixed so that every run picks the same ones
-
-
-def subject_key(s: str) -> tuple:
-    """Sort key: numbers numerically, then text."""
-    return (0, int(s), s) if s.isdigit() else (1, 0, s)
 
 
 def check_fraction(fraction: float) -> float:

@@ -222,6 +222,11 @@ def run_synthetic_seed(task: SyntheticTask, seed: int) -> dict:
     return out
 
 
+def subject_key(s: str) -> tuple:
+    """Sort key of subject ids: numbers numerically, then text."""
+    return (0, int(s), s) if s.isdigit() else (1, 0, s)
+
+
 def subject_folds(subjects: Sequence[str], scheme: str | int) -> list[list[str]]:
     """Test-subject lists of the folds.
 
@@ -234,7 +239,7 @@ def subject_folds(subjects: Sequence[str], scheme: str | int) -> list[list[str]]
     Returns:
         k lists of test subjects; every subject is in exactly one.
     """
-    uniq = sorted(set(map(str, subjects)), key=lambda s: (0, int(s), s) if s.isdigit() else (1, 0, s))
+    uniq = sorted(set(map(str, subjects)), key=subject_key)
     if str(scheme).lower() == "loso":
         k = len(uniq)
     else:
